@@ -1,0 +1,2 @@
+//! `zk`: the command line.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Placeholder; see ARCHITECTURE.md.
+#![forbid(unsafe_code)]

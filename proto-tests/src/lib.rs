@@ -1,0 +1,1 @@
+//! Golden vectors for zk-proto.
