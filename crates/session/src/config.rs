@@ -1,0 +1,184 @@
+//! Connection strings and session configuration.
+
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::path::Chroot;
+
+/// The default ZooKeeper client port.
+pub const DEFAULT_PORT: u16 = 2181;
+
+/// One server of a connection string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HostPort {
+    /// A host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// A parsed connection string: `host[:port][,host[:port]...][/chroot]`, IPv6 hosts in brackets
+/// (`[::1]:2181`), the port defaulting to 2181.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectString {
+    /// The servers, in the order given.
+    pub hosts: Vec<HostPort>,
+    /// The chroot, if any.
+    pub chroot: Chroot,
+}
+
+impl std::str::FromStr for ConnectString {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let bad = || Error::InvalidConnectString(s.to_owned());
+        let s_trim = s.trim();
+        let (hosts_part, chroot) = match s_trim.find('/') {
+            Some(i) => (&s_trim[..i], Some(&s_trim[i..])),
+            None => (s_trim, None),
+        };
+        let chroot = Chroot::new(chroot).map_err(|_| bad())?;
+        let mut hosts = Vec::new();
+        for item in hosts_part.split(',') {
+            let item = item.trim();
+            if item.is_empty() {
+                return Err(bad());
+            }
+            let (host, port) = if let Some(rest) = item.strip_prefix('[') {
+                let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+                let port = match after {
+                    "" => None,
+                    p => Some(p.strip_prefix(':').ok_or_else(bad)?),
+                };
+                (host, port)
+            } else if item.matches(':').count() > 1 {
+                // A bare IPv6 address without a port.
+                (item, None)
+            } else {
+                match item.split_once(':') {
+                    Some((h, p)) => (h, Some(p)),
+                    None => (item, None),
+                }
+            };
+            if host.is_empty() || host.chars().any(|c| c.is_whitespace()) {
+                return Err(bad());
+            }
+            let port = match port {
+                None => DEFAULT_PORT,
+                Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad)?,
+            };
+            hosts.push(HostPort {
+                host: host.to_owned(),
+                port,
+            });
+        }
+        Ok(ConnectString { hosts, chroot })
+    }
+}
+
+impl std::fmt::Display for ConnectString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, h) in self.hosts.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{h}")?;
+        }
+        if let Some(prefix) = self.chroot.prefix() {
+            f.write_str(prefix)?;
+        }
+        Ok(())
+    }
+}
+
+/// How a session behaves. Every field has a sensible default.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The session timeout asked of the server (it clamps it to `[2, 20] × tickTime` by
+    /// default). Default 30 s.
+    pub session_timeout: Duration,
+    /// How long one connection attempt (TCP connect plus handshake) may take. Default: the
+    /// session timeout divided by the number of hosts, as the Java client does.
+    pub connect_timeout: Option<Duration>,
+    /// How long a request made while disconnected waits for a connection before failing with
+    /// [`Error::Timeout`]. Default: the session timeout.
+    pub request_timeout: Option<Duration>,
+    /// The most requests in flight on one connection; the rest wait in order. Default 512,
+    /// below the server's `globalOutstandingLimit` of 1000.
+    pub max_in_flight: usize,
+    /// Whether a read-only server is acceptable. Default false.
+    pub read_only: bool,
+    /// How many rounds of every host refusing the handshake (closing without a reply: the
+    /// server is behind the client) before the session fails with
+    /// [`Error::EnsembleBehind`]. Default 3.
+    pub max_refused_rounds: u32,
+    /// How long close waits for the server's reply to CloseSession. Default 2 s.
+    pub close_timeout: Duration,
+    /// The largest frame accepted from the server. Default
+    /// [`zk_proto::frame::DEFAULT_MAX_FRAME_LEN`].
+    pub max_frame_len: usize,
+    /// The seed of the host shuffle and backoff jitter (deterministic tests). Default: random.
+    pub seed: Option<u64>,
+    /// The zxid to start from (a new session otherwise starts at 0). Keeping it across sessions
+    /// gives monotonic reads over session re-creation.
+    pub last_zxid_seen: i64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            session_timeout: Duration::from_secs(30),
+            connect_timeout: None,
+            request_timeout: None,
+            max_in_flight: 512,
+            read_only: false,
+            max_refused_rounds: 3,
+            close_timeout: Duration::from_secs(2),
+            max_frame_len: zk_proto::frame::DEFAULT_MAX_FRAME_LEN,
+            seed: None,
+            last_zxid_seen: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<ConnectString, Error> {
+        s.parse()
+    }
+
+    #[test]
+    fn hosts_ports_and_chroot_parse() {
+        let cs = parse("a:1,b,[::1]:3,[fe80::1]/app/x").unwrap();
+        let hosts: Vec<String> = cs.hosts.iter().map(ToString::to_string).collect();
+        assert_eq!(hosts, ["a:1", "b:2181", "[::1]:3", "[fe80::1]:2181"]);
+        assert_eq!(cs.chroot.prefix(), Some("/app/x"));
+        assert_eq!(cs.to_string(), "a:1,b:2181,[::1]:3,[fe80::1]:2181/app/x");
+    }
+
+    #[test]
+    fn bad_connection_strings_are_refused() {
+        for s in [
+            "", ",", "a:", "a:x", "a:70000", "[::1", "a/b/", "a:0", "a b:1", "[::1]x",
+        ] {
+            assert!(parse(s).is_err(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn root_chroot_is_no_chroot() {
+        assert_eq!(parse("a/").unwrap().chroot.prefix(), None);
+    }
+}

@@ -1,0 +1,1173 @@
+//! The sans-IO session state machine.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tracing::{debug, info, trace, warn};
+use zk_proto::frame::{FrameDecoder, write_frame};
+use zk_proto::header::{AUTH_XID, NOTIFICATION_XID, PING_XID, SET_WATCHES_XID};
+use zk_proto::{
+    AuthPacket, ConnectRequest, ConnectResponse, ErrorCode, Jute, KeeperState, OpCode, Reader,
+    RemoveWatchesRequest, ReplyHeader, RequestHeader, SetWatches, SetWatches2, WatcherEvent,
+    WatcherType,
+};
+
+use crate::config::{ConnectString, HostPort, SessionConfig};
+use crate::error::Error;
+use crate::event::{SessionEvent, SessionState};
+use crate::path::Chroot;
+use crate::rng::Rng;
+use crate::timers::{self, Timer, TimerTable};
+use crate::watches::{Unused, WatchKind, WatchRegistry, WatchedEvent, WatcherId};
+
+/// The Java client's SetWatches batch limit (`ClientCnxn.SET_WATCHES_MAX_LENGTH`,
+/// ZOOKEEPER-706): a batch closes once the lengths of its paths add up to 128 Ki characters.
+pub const SET_WATCHES_MAX_LENGTH: usize = 128 * 1024;
+
+/// Byte offset of the xid in an encoded request frame (after the 4-byte length).
+const XID_OFFSET: usize = 4;
+
+/// A request ready to send: its op and its whole frame, encoded by the caller with a
+/// placeholder xid that the session fills in.
+#[derive(Debug, Clone)]
+pub struct OutgoingRequest {
+    /// The op code (also in the frame).
+    pub op: OpCode,
+    /// The frame: length prefix, [`RequestHeader`] with any xid, body. Paths in it already carry
+    /// the chroot.
+    pub frame: Bytes,
+    /// The watch a successful reply registers.
+    pub watch: Option<WatchRegistration>,
+}
+
+impl OutgoingRequest {
+    /// Encodes a request with `op` and a body writer into a frame with a placeholder xid.
+    pub fn encode(op: OpCode, body: impl FnOnce(&mut BytesMut)) -> Self {
+        let mut buf = BytesMut::new();
+        write_frame(&mut buf, |b| {
+            RequestHeader { xid: 0, op }.encode(b);
+            body(b);
+        });
+        Self {
+            op,
+            frame: buf.freeze(),
+            watch: None,
+        }
+    }
+
+    /// The same request, registering `watch` when it succeeds.
+    pub fn with_watch(mut self, watch: WatchRegistration) -> Self {
+        self.watch = Some(watch);
+        self
+    }
+}
+
+/// A watch a request registers when it succeeds.
+#[derive(Debug, Clone)]
+pub struct WatchRegistration {
+    /// The client path (chroot stripped).
+    pub path: String,
+    /// The kind. `Exist` becomes `Data` when the node exists, as on the server.
+    pub kind: WatchKind,
+    /// The local watcher.
+    pub id: WatcherId,
+}
+
+/// A server's reply to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The op of the request.
+    pub op: OpCode,
+    /// The server's zxid at the reply.
+    pub zxid: i64,
+    /// The result code; the body is empty unless it is OK or the op is multi.
+    pub err: ErrorCode,
+    /// The reply body, a slice of the received frame.
+    pub body: Bytes,
+}
+
+/// What the driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Open a TCP connection to `host` (resolving it to all its addresses and trying each) and
+    /// report back with `id`.
+    Connect {
+        /// The attempt's id, to pass to `handle_connected` and friends.
+        id: u64,
+        /// The server.
+        host: HostPort,
+    },
+    /// Close the current connection, if any, without reporting it.
+    Disconnect,
+}
+
+/// What the session reports.
+#[derive(Debug)]
+pub enum Event<C> {
+    /// A request finished.
+    Completed {
+        /// The caller's token for the request.
+        token: C,
+        /// The reply, or why there is none.
+        result: Result<Reply, Error>,
+    },
+    /// Watchers fired.
+    Watch {
+        /// The watchers to tell (one-shot ones are already removed).
+        watchers: Vec<WatcherId>,
+        /// What happened.
+        event: WatchedEvent,
+    },
+    /// The session changed state.
+    State(SessionEvent),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for a TCP connection.
+    Connecting,
+    /// ConnectRequest sent; waiting for the ConnectResponse.
+    Handshaking,
+    /// Requests flow.
+    Connected,
+    /// Waiting between rounds of hosts.
+    Backoff,
+    /// CloseSession sent; waiting for its reply.
+    Closing,
+    /// Terminal.
+    Done(SessionState),
+}
+
+struct Queued<C> {
+    request: OutgoingRequest,
+    token: C,
+    deadline: Option<Instant>,
+}
+
+struct InFlight<C> {
+    xid: i32,
+    op: OpCode,
+    token: Option<C>,
+    watch: Option<WatchRegistration>,
+}
+
+struct Auth {
+    scheme: String,
+    auth: Bytes,
+}
+
+/// A ZooKeeper session as a state machine: bytes and time in; bytes, timers, actions and events
+/// out. It does no I/O and reads no clock.
+///
+/// # Call order
+///
+/// 1. [`Session::new`]; it immediately asks for a connection ([`Action::Connect`]).
+/// 2. Loop until the session is terminal and every output is drained:
+///    - drain [`poll_action`](Session::poll_action) and carry each out in order: open the
+///      connection and report [`handle_connected`](Session::handle_connected) or
+///      [`handle_connect_failed`](Session::handle_connect_failed); or drop the connection;
+///    - write everything [`poll_transmit`](Session::poll_transmit) returns, in order;
+///    - deliver every [`poll_event`](Session::poll_event);
+///    - wait for input: bytes read ([`handle_bytes`](Session::handle_bytes)), the socket closing
+///      ([`handle_disconnected`](Session::handle_disconnected)), a command
+///      ([`submit`](Session::submit), [`add_auth`](Session::add_auth),
+///      [`remove_watcher`](Session::remove_watcher), [`close`](Session::close)), or the deadline
+///      [`poll_timeout`](Session::poll_timeout), then
+///      [`handle_timeout`](Session::handle_timeout).
+///
+/// Every input takes `now`; the session keeps no clock of its own. `C` is the caller's
+/// completion token for a request (a channel sender in the driver, a number in tests); it comes
+/// back exactly once in [`Event::Completed`].
+pub struct Session<C> {
+    config: SessionConfig,
+    hosts: Vec<HostPort>,
+    chroot: Chroot,
+    rng: Rng,
+    state: State,
+
+    session_id: i64,
+    passwd: Bytes,
+    negotiated: Duration,
+    last_zxid: i64,
+
+    attempt_id: u64,
+    host_index: usize,
+    attempts_in_round: usize,
+    refused_in_round: usize,
+    refused_rounds: u32,
+    round: u32,
+    ever_connected: bool,
+
+    queue: VecDeque<Queued<C>>,
+    in_flight: VecDeque<InFlight<C>>,
+    auth_in_flight: VecDeque<Option<C>>,
+    auth_in_flight_pending: Vec<C>,
+    auths: Vec<Auth>,
+    next_xid: i32,
+    set_watches_in_flight: usize,
+    ping_in_flight: bool,
+    close_token: Option<C>,
+    unsupported: Vec<OpCode>,
+    watches: WatchRegistry,
+    timers: TimerTable,
+
+    send_buf: BytesMut,
+    recv_buf: BytesMut,
+    frames: FrameDecoder,
+
+    actions: VecDeque<Action>,
+    events: VecDeque<Event<C>>,
+}
+
+impl<C> Session<C> {
+    /// A new session for `connect`; it asks for its first connection at once.
+    pub fn new(config: SessionConfig, connect: ConnectString, now: Instant) -> Self {
+        let mut rng = Rng::new(config.seed.unwrap_or_else(Rng::random_seed));
+        let mut hosts = connect.hosts;
+        rng.shuffle(&mut hosts);
+        let frames = FrameDecoder::new(config.max_frame_len);
+        let mut session = Session {
+            last_zxid: config.last_zxid_seen,
+            config,
+            hosts,
+            chroot: connect.chroot,
+            rng,
+            state: State::Connecting,
+            session_id: 0,
+            passwd: Bytes::from_static(&[0; 16]),
+            negotiated: Duration::ZERO,
+            attempt_id: 0,
+            host_index: 0,
+            attempts_in_round: 0,
+            refused_in_round: 0,
+            refused_rounds: 0,
+            round: 0,
+            ever_connected: false,
+            queue: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            auth_in_flight: VecDeque::new(),
+            auth_in_flight_pending: Vec::new(),
+            auths: Vec::new(),
+            next_xid: 1,
+            set_watches_in_flight: 0,
+            ping_in_flight: false,
+            close_token: None,
+            unsupported: Vec::new(),
+            watches: WatchRegistry::default(),
+            timers: TimerTable::default(),
+            send_buf: BytesMut::with_capacity(4096),
+            recv_buf: BytesMut::with_capacity(4096),
+            frames,
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+        };
+        session.emit_state(SessionState::Connecting);
+        session.start_attempt(now);
+        session
+    }
+
+    // ----- accessors -----
+
+    /// The session id (0 before the first handshake).
+    pub fn session_id(&self) -> i64 {
+        self.session_id
+    }
+
+    /// The session password (16 zero bytes before the first handshake). It is not secret from
+    /// the server's point of view but lets anyone resume the session: never log it.
+    pub fn session_password(&self) -> &Bytes {
+        &self.passwd
+    }
+
+    /// The negotiated session timeout (zero before the first handshake).
+    pub fn negotiated_timeout(&self) -> Duration {
+        self.negotiated
+    }
+
+    /// The highest zxid seen in a reply.
+    pub fn last_zxid_seen(&self) -> i64 {
+        self.last_zxid
+    }
+
+    /// The chroot applied to paths.
+    pub fn chroot(&self) -> &Chroot {
+        &self.chroot
+    }
+
+    /// The current state.
+    pub fn state(&self) -> SessionState {
+        match self.state {
+            State::Connected | State::Closing => SessionState::Connected { read_only: false },
+            State::Connecting | State::Handshaking | State::Backoff => {
+                if self.ever_connected {
+                    SessionState::Disconnected
+                } else {
+                    SessionState::Connecting
+                }
+            }
+            State::Done(s) => s,
+        }
+    }
+
+    /// Whether the session reached a terminal state.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.state, State::Done(_))
+    }
+
+    /// Requests in flight on the current connection.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Requests waiting to be sent.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether the caller should hand over more requests: false while the local queue is full,
+    /// which is how backpressure reaches callers.
+    pub fn wants_requests(&self) -> bool {
+        self.queue.len() < self.config.max_in_flight
+    }
+
+    /// The local watch table.
+    pub fn watches(&self) -> &WatchRegistry {
+        &self.watches
+    }
+
+    // ----- outputs -----
+
+    /// The next thing the driver must do.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Bytes to write to the current connection.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        if self.send_buf.is_empty() {
+            None
+        } else {
+            Some(self.send_buf.split().freeze())
+        }
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event<C>> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`handle_timeout`](Session::handle_timeout) next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    // ----- inputs -----
+
+    /// The connection of attempt `id` is open.
+    pub fn handle_connected(&mut self, id: u64, now: Instant) {
+        if id != self.attempt_id || self.state != State::Connecting {
+            return;
+        }
+        debug!(target: "zookeeper", host = %self.current_host(), session_id = format_args!("{:#x}", self.session_id), "connected; sending handshake");
+        self.send_buf.clear();
+        self.recv_buf.clear();
+        let request = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: self.last_zxid,
+            time_out: self
+                .config
+                .session_timeout
+                .as_millis()
+                .min(i32::MAX as u128) as i32,
+            session_id: self.session_id,
+            passwd: Some(self.passwd.clone()),
+            read_only: Some(self.config.read_only),
+        };
+        write_frame(&mut self.send_buf, |b| request.encode(b));
+        self.state = State::Handshaking;
+        let _ = now;
+    }
+
+    /// The connection of attempt `id` could not be opened.
+    pub fn handle_connect_failed(&mut self, id: u64, now: Instant) {
+        if id != self.attempt_id || self.state != State::Connecting {
+            return;
+        }
+        debug!(target: "zookeeper", host = %self.current_host(), "connection failed");
+        self.connection_lost(now, false);
+    }
+
+    /// The connection of attempt `id` closed (EOF or error).
+    pub fn handle_disconnected(&mut self, id: u64, now: Instant) {
+        if id != self.attempt_id {
+            return;
+        }
+        match self.state {
+            State::Handshaking => {
+                debug!(target: "zookeeper", host = %self.current_host(), "server closed the connection during the handshake");
+                self.connection_lost(now, true);
+            }
+            State::Connected | State::Connecting => self.connection_lost(now, false),
+            State::Closing => self.finish(SessionState::Closed, Error::Closed),
+            State::Backoff | State::Done(_) => {}
+        }
+    }
+
+    /// Bytes arrived on the connection of attempt `id`.
+    pub fn handle_bytes(&mut self, id: u64, now: Instant, bytes: &[u8]) {
+        if id != self.attempt_id
+            || !matches!(
+                self.state,
+                State::Handshaking | State::Connected | State::Closing
+            )
+        {
+            return;
+        }
+        self.recv_buf.extend_from_slice(bytes);
+        loop {
+            let frame = match self.frames.decode(&mut self.recv_buf) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e) => {
+                    self.protocol_error(now, Error::protocol(e));
+                    return;
+                }
+            };
+            if let Err(e) = self.handle_frame(now, frame) {
+                self.protocol_error(now, e);
+                return;
+            }
+            if !matches!(
+                self.state,
+                State::Handshaking | State::Connected | State::Closing
+            ) {
+                return;
+            }
+        }
+        if matches!(self.state, State::Connected | State::Closing) {
+            self.timers
+                .set(Timer::Read, now + timers::read_timeout(self.negotiated));
+        }
+    }
+
+    /// The deadline from [`poll_timeout`](Session::poll_timeout) passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for timer in self.timers.expired(now) {
+            match timer {
+                Timer::Connect => {
+                    if matches!(self.state, State::Connecting | State::Handshaking) {
+                        debug!(target: "zookeeper", host = %self.current_host(), "connection attempt timed out");
+                        let refused = false;
+                        self.actions.push_back(Action::Disconnect);
+                        self.connection_lost(now, refused);
+                    }
+                }
+                Timer::Read => {
+                    if matches!(self.state, State::Connected | State::Closing) {
+                        info!(target: "zookeeper", host = %self.current_host(), "nothing heard from the server within the read timeout");
+                        self.actions.push_back(Action::Disconnect);
+                        if self.state == State::Closing {
+                            self.finish(SessionState::Closed, Error::Closed);
+                        } else {
+                            self.connection_lost(now, false);
+                        }
+                    }
+                }
+                Timer::Ping => {
+                    if self.state == State::Connected {
+                        if !self.ping_in_flight {
+                            self.ping_in_flight = true;
+                            trace!(target: "zookeeper", "ping");
+                            write_frame(&mut self.send_buf, |b| {
+                                RequestHeader {
+                                    xid: PING_XID,
+                                    op: OpCode::Ping,
+                                }
+                                .encode(b)
+                            });
+                        }
+                        self.timers
+                            .set(Timer::Ping, now + timers::ping_interval(self.negotiated));
+                    }
+                }
+                Timer::Backoff => {
+                    if self.state == State::Backoff {
+                        self.start_attempt(now);
+                    }
+                }
+                Timer::Queue => self.expire_queued(now),
+                Timer::Close => {
+                    if self.state == State::Closing {
+                        debug!(target: "zookeeper", "no reply to CloseSession in time");
+                        self.finish(SessionState::Closed, Error::Closed);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends `request` (or queues it until connected or under the in-flight limit); its result
+    /// comes back as [`Event::Completed`] with `token`.
+    pub fn submit(&mut self, now: Instant, request: OutgoingRequest, token: C) {
+        if let State::Done(state) = self.state {
+            self.complete(token, Err(terminal_error(state, self.last_zxid)));
+            return;
+        }
+        if self.state == State::Closing {
+            self.complete(token, Err(Error::Closed));
+            return;
+        }
+        if let Some(min_version) = self.unsupported_op(request.op) {
+            self.complete(
+                token,
+                Err(Error::Unsupported {
+                    op: request.op.name(),
+                    min_version,
+                }),
+            );
+            return;
+        }
+        if self.state == State::Connected
+            && self.queue.is_empty()
+            && self.in_flight.len() < self.config.max_in_flight
+        {
+            self.send_request(now, request, Some(token));
+            return;
+        }
+        let deadline = self
+            .config
+            .request_timeout
+            .or(Some(self.config.session_timeout))
+            .map(|t| now + t);
+        self.queue.push_back(Queued {
+            request,
+            token,
+            deadline,
+        });
+        if self.state != State::Connected {
+            self.arm_queue_timer();
+        }
+    }
+
+    /// Adds authentication (e.g. scheme `digest`, auth `user:password`), sent now if connected
+    /// and replayed on every reconnect. The result comes back with `token`; AUTHFAILED ends the
+    /// session.
+    pub fn add_auth(&mut self, now: Instant, scheme: String, auth: Bytes, token: C) {
+        if let State::Done(state) = self.state {
+            self.complete(token, Err(terminal_error(state, self.last_zxid)));
+            return;
+        }
+        let _ = now;
+        if self.state == State::Connected {
+            self.write_auth(&scheme, &auth);
+            self.auth_in_flight.push_back(Some(token));
+        } else {
+            // Sent with the other auths right after the next handshake.
+            self.auth_in_flight_pending.push(token);
+        }
+        self.auths.push(Auth { scheme, auth });
+    }
+
+    /// Removes local watcher `id` of (`path`, `kind`); when no local watcher is left for that
+    /// server watch, asks the server to remove it too.
+    pub fn remove_watcher(&mut self, now: Instant, path: &str, kind: WatchKind, id: WatcherId) {
+        let watcher_type = match self.watches.remove(path, kind, id) {
+            Unused::None => return,
+            Unused::Data => WatcherType::Data,
+            Unused::Children => WatcherType::Children,
+            Unused::Persistent => WatcherType::Persistent,
+            Unused::PersistentRecursive => WatcherType::PersistentRecursive,
+        };
+        if self.state != State::Connected || self.unsupported_op(OpCode::RemoveWatches).is_some() {
+            // Disconnected: the watch simply is not re-armed.
+            return;
+        }
+        let server_path = self.chroot.add(path);
+        let request = OutgoingRequest::encode(OpCode::RemoveWatches, |b| {
+            RemoveWatchesRequest {
+                path: Some(server_path),
+                watcher_type,
+            }
+            .encode(b)
+        });
+        if self.in_flight.len() < self.config.max_in_flight && self.queue.is_empty() {
+            self.send_request(now, request, None);
+        }
+    }
+
+    /// Closes the session: sends what is queued, then CloseSession, and waits for its reply up to
+    /// the close timeout. `token` completes when the session is closed.
+    pub fn close(&mut self, now: Instant, token: C) {
+        match self.state {
+            State::Done(_) => self.complete(token, Ok(closed_reply())),
+            State::Closing => {
+                // Already closing: complete when that finishes.
+                if self.close_token.is_none() {
+                    self.close_token = Some(token);
+                } else {
+                    self.complete(token, Ok(closed_reply()));
+                }
+            }
+            State::Connected => {
+                while let Some(q) = self.queue.pop_front() {
+                    self.send_request(now, q.request, Some(q.token));
+                }
+                let request = OutgoingRequest::encode(OpCode::CloseSession, |_| {});
+                self.send_request(now, request, None);
+                self.close_token = Some(token);
+                self.state = State::Closing;
+                self.timers.stop(Timer::Ping);
+                self.timers
+                    .set(Timer::Close, now + self.config.close_timeout);
+                info!(target: "zookeeper", session_id = format_args!("{:#x}", self.session_id), "closing session");
+            }
+            State::Connecting | State::Handshaking | State::Backoff => {
+                self.close_token = Some(token);
+                self.actions.push_back(Action::Disconnect);
+                self.finish(SessionState::Closed, Error::Closed);
+            }
+        }
+    }
+
+    // ----- internals -----
+
+    fn current_host(&self) -> &HostPort {
+        &self.hosts[self.host_index % self.hosts.len()]
+    }
+
+    fn start_attempt(&mut self, now: Instant) {
+        self.attempt_id += 1;
+        self.state = State::Connecting;
+        let host = self.current_host().clone();
+        debug!(target: "zookeeper", %host, attempt = self.attempt_id, "connecting");
+        self.actions.push_back(Action::Connect {
+            id: self.attempt_id,
+            host,
+        });
+        let timeout = self.config.connect_timeout.unwrap_or_else(|| {
+            timers::connect_timeout(self.config.session_timeout, self.hosts.len())
+        });
+        self.timers.set(Timer::Connect, now + timeout);
+    }
+
+    fn connection_lost(&mut self, now: Instant, refused: bool) {
+        let was_connected = self.state == State::Connected;
+        self.timers.stop(Timer::Read);
+        self.timers.stop(Timer::Ping);
+        self.timers.stop(Timer::Connect);
+        self.send_buf.clear();
+        self.recv_buf.clear();
+        self.ping_in_flight = false;
+        self.set_watches_in_flight = 0;
+        for f in std::mem::take(&mut self.in_flight) {
+            if let Some(token) = f.token {
+                self.complete(token, Err(Error::ConnectionLoss));
+            }
+        }
+        for token in std::mem::take(&mut self.auth_in_flight)
+            .into_iter()
+            .flatten()
+        {
+            self.complete(token, Err(Error::ConnectionLoss));
+        }
+        if was_connected {
+            info!(target: "zookeeper", session_id = format_args!("{:#x}", self.session_id), host = %self.current_host(), "disconnected");
+            self.emit_state(SessionState::Disconnected);
+            let watchers = self.watches.persistent_watchers();
+            if !watchers.is_empty() {
+                self.events.push_back(Event::Watch {
+                    watchers,
+                    event: WatchedEvent::session(KeeperState::Disconnected),
+                });
+            }
+            self.attempts_in_round = 0;
+            self.refused_in_round = 0;
+            self.round = 0;
+        } else {
+            self.attempts_in_round += 1;
+            if refused {
+                self.refused_in_round += 1;
+            }
+        }
+        self.host_index = (self.host_index + 1) % self.hosts.len();
+        if !self.queue.is_empty() {
+            self.arm_queue_timer();
+        }
+        if was_connected {
+            self.start_attempt(now);
+            return;
+        }
+        if self.attempts_in_round < self.hosts.len() {
+            self.start_attempt(now);
+            return;
+        }
+        // A whole round of hosts failed.
+        if self.refused_in_round == self.hosts.len() {
+            self.refused_rounds += 1;
+            warn!(target: "zookeeper", rounds = self.refused_rounds, last_zxid_seen = format_args!("{:#x}", self.last_zxid), "every server closed the connection during the handshake");
+            if self.refused_rounds >= self.config.max_refused_rounds {
+                let err = Error::EnsembleBehind {
+                    last_zxid_seen: self.last_zxid,
+                };
+                self.finish(SessionState::EnsembleBehind, err);
+                return;
+            }
+        } else {
+            self.refused_rounds = 0;
+        }
+        self.attempts_in_round = 0;
+        self.refused_in_round = 0;
+        self.round = self.round.saturating_add(1);
+        let jitter = self.rng.next_f64();
+        self.state = State::Backoff;
+        self.timers
+            .set(Timer::Backoff, now + timers::backoff(self.round, jitter));
+    }
+
+    fn protocol_error(&mut self, now: Instant, err: Error) {
+        warn!(target: "zookeeper", host = %self.current_host(), error = %err, "protocol error; dropping the connection");
+        self.actions.push_back(Action::Disconnect);
+        match self.state {
+            State::Closing => self.finish(SessionState::Closed, Error::Closed),
+            State::Done(_) => {}
+            _ => self.connection_lost(now, false),
+        }
+    }
+
+    fn handle_frame(&mut self, now: Instant, frame: Bytes) -> Result<(), Error> {
+        if self.state == State::Handshaking {
+            let response: ConnectResponse =
+                zk_proto::from_bytes(frame, "ConnectResponse").map_err(Error::protocol)?;
+            self.handle_handshake(now, response);
+            return Ok(());
+        }
+        let mut r = Reader::new(frame);
+        let header = ReplyHeader::decode(&mut r, "ReplyHeader").map_err(Error::protocol)?;
+        let body = r.rest();
+        match header.xid {
+            NOTIFICATION_XID => {
+                let event: WatcherEvent =
+                    zk_proto::from_bytes(body, "WatcherEvent").map_err(Error::protocol)?;
+                let Some(server_path) = event.path else {
+                    return Err(Error::Protocol("notification without a path".into()));
+                };
+                let path = self.chroot.strip(&server_path);
+                trace!(target: "zookeeper", event = event.event_type.name(), %path, "notification");
+                let watchers = self.watches.fire(event.event_type, &path);
+                if !watchers.is_empty() {
+                    self.events.push_back(Event::Watch {
+                        watchers,
+                        event: WatchedEvent {
+                            event_type: event.event_type,
+                            state: event.state,
+                            path,
+                        },
+                    });
+                }
+            }
+            PING_XID => {
+                self.ping_in_flight = false;
+            }
+            AUTH_XID => {
+                let token = self.auth_in_flight.pop_front().flatten();
+                if header.err == ErrorCode::AuthFailed {
+                    warn!(target: "zookeeper", session_id = format_args!("{:#x}", self.session_id), "authentication failed");
+                    if let Some(token) = token {
+                        self.complete(token, Err(Error::AuthFailed));
+                    }
+                    self.actions.push_back(Action::Disconnect);
+                    self.finish(SessionState::AuthFailed, Error::AuthFailed);
+                } else if let Some(token) = token {
+                    let result = if header.err.is_ok() {
+                        Ok(Reply {
+                            op: OpCode::Auth,
+                            zxid: header.zxid,
+                            err: header.err,
+                            body,
+                        })
+                    } else {
+                        Err(Error::from_code(header.err))
+                    };
+                    self.complete(token, result);
+                }
+            }
+            SET_WATCHES_XID => {
+                self.set_watches_in_flight = self.set_watches_in_flight.saturating_sub(1);
+                self.note_zxid(header.zxid);
+                if !header.err.is_ok() {
+                    warn!(target: "zookeeper", err = header.err.name(), "setWatches failed");
+                }
+            }
+            xid => {
+                let Some(head) = self.in_flight.front() else {
+                    return Err(Error::Protocol(format!(
+                        "reply to xid {xid} with nothing in flight"
+                    )));
+                };
+                if head.xid != xid {
+                    return Err(Error::Protocol(format!(
+                        "reply xid {xid}, expected {}",
+                        head.xid
+                    )));
+                }
+                let Some(f) = self.in_flight.pop_front() else {
+                    return Ok(());
+                };
+                self.note_zxid(header.zxid);
+                if header.err == ErrorCode::Unimplemented && min_version(f.op).is_some() {
+                    warn!(target: "zookeeper", op = f.op.name(), "server does not implement the op; it will not be sent again");
+                    if !self.unsupported.contains(&f.op) {
+                        self.unsupported.push(f.op);
+                    }
+                }
+                if let Some(w) = f.watch {
+                    self.register_watch(w, header.err);
+                }
+                if f.op == OpCode::CloseSession {
+                    self.actions.push_back(Action::Disconnect);
+                    self.finish(SessionState::Closed, Error::Closed);
+                    return Ok(());
+                }
+                if let Some(token) = f.token {
+                    self.complete(
+                        token,
+                        Ok(Reply {
+                            op: f.op,
+                            zxid: header.zxid,
+                            err: header.err,
+                            body,
+                        }),
+                    );
+                }
+                self.flush_queue(now);
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_handshake(&mut self, now: Instant, response: ConnectResponse) {
+        if response.is_expired() {
+            info!(target: "zookeeper", session_id = format_args!("{:#x}", self.session_id), "session expired");
+            self.actions.push_back(Action::Disconnect);
+            self.finish(SessionState::Expired, Error::SessionExpired);
+            return;
+        }
+        let resumed = self.session_id != 0 && self.session_id == response.session_id;
+        self.session_id = response.session_id;
+        if let Some(passwd) = response.passwd {
+            self.passwd = passwd;
+        }
+        self.negotiated = Duration::from_millis(response.time_out as u64);
+        self.state = State::Connected;
+        self.ever_connected = true;
+        self.attempts_in_round = 0;
+        self.refused_in_round = 0;
+        self.refused_rounds = 0;
+        self.round = 0;
+        self.timers.stop(Timer::Connect);
+        self.timers.stop(Timer::Queue);
+        self.timers
+            .set(Timer::Read, now + timers::read_timeout(self.negotiated));
+        self.timers
+            .set(Timer::Ping, now + timers::ping_interval(self.negotiated));
+        let read_only = response.read_only.unwrap_or(false);
+        info!(target: "zookeeper", session_id = format_args!("{:#x}", self.session_id), timeout_ms = response.time_out, host = %self.current_host(), resumed, read_only, "session established");
+        self.emit_state(SessionState::Connected { read_only });
+
+        // Auth first, then watches, then the queue (the Java client's `primeConnection` order).
+        let pending = std::mem::take(&mut self.auth_in_flight_pending);
+        let replay = self.auths.len() - pending.len();
+        for i in 0..self.auths.len() {
+            let (scheme, auth) = (self.auths[i].scheme.clone(), self.auths[i].auth.clone());
+            self.write_auth(&scheme, &auth);
+            if i < replay {
+                self.auth_in_flight.push_back(None);
+            }
+        }
+        self.auth_in_flight.extend(pending.into_iter().map(Some));
+        self.send_set_watches();
+        if self.persistent_resync_needed() {
+            let watchers = self.watches.persistent_watchers();
+            self.events.push_back(Event::Watch {
+                watchers,
+                event: WatchedEvent::session(KeeperState::SyncConnected),
+            });
+        }
+        self.flush_queue(now);
+    }
+
+    fn persistent_resync_needed(&self) -> bool {
+        !self.watches.persistent_watchers().is_empty()
+    }
+
+    fn write_auth(&mut self, scheme: &str, auth: &Bytes) {
+        let packet = AuthPacket {
+            auth_type: 0,
+            scheme: Some(scheme.to_owned()),
+            auth: Some(auth.clone()),
+        };
+        write_frame(&mut self.send_buf, |b| {
+            RequestHeader {
+                xid: AUTH_XID,
+                op: OpCode::Auth,
+            }
+            .encode(b);
+            packet.encode(b);
+        });
+    }
+
+    fn send_set_watches(&mut self) {
+        if self.watches.is_empty() {
+            return;
+        }
+        let lists = self.watches.server_lists();
+        let mut batch: [Vec<String>; 5] = Default::default();
+        let mut batch_len = 0;
+        let mut batches = Vec::new();
+        for (kind, paths) in lists.iter().enumerate() {
+            for path in paths {
+                let server_path = self.chroot.add(path);
+                batch_len += server_path.encode_utf16().count();
+                batch[kind].push(server_path);
+                if batch_len >= SET_WATCHES_MAX_LENGTH {
+                    batches.push(std::mem::take(&mut batch));
+                    batch_len = 0;
+                }
+            }
+        }
+        if batch.iter().any(|l| !l.is_empty()) {
+            batches.push(batch);
+        }
+        let relative_zxid = self.last_zxid;
+        let count = batches.len();
+        for [data, exist, child, persistent, recursive] in batches {
+            let v2 = !persistent.is_empty() || !recursive.is_empty();
+            write_frame(&mut self.send_buf, |b| {
+                if v2 {
+                    RequestHeader {
+                        xid: SET_WATCHES_XID,
+                        op: OpCode::SetWatches2,
+                    }
+                    .encode(b);
+                    SetWatches2 {
+                        relative_zxid,
+                        data_watches: Some(data),
+                        exist_watches: Some(exist),
+                        child_watches: Some(child),
+                        persistent_watches: Some(persistent),
+                        persistent_recursive_watches: Some(recursive),
+                    }
+                    .encode(b);
+                } else {
+                    RequestHeader {
+                        xid: SET_WATCHES_XID,
+                        op: OpCode::SetWatches,
+                    }
+                    .encode(b);
+                    SetWatches {
+                        relative_zxid,
+                        data_watches: Some(data),
+                        exist_watches: Some(exist),
+                        child_watches: Some(child),
+                    }
+                    .encode(b);
+                }
+            });
+            self.set_watches_in_flight += 1;
+        }
+        debug!(target: "zookeeper", watches = self.watches.len(), batches = count, "re-arming watches");
+    }
+
+    fn register_watch(&mut self, w: WatchRegistration, err: ErrorCode) {
+        let kind = match (w.kind, err) {
+            (WatchKind::Exist, ErrorCode::Ok) => WatchKind::Data,
+            (WatchKind::Exist, ErrorCode::NoNode) => WatchKind::Exist,
+            (kind, ErrorCode::Ok) => kind,
+            _ => return,
+        };
+        self.watches.add(&w.path, kind, w.id);
+    }
+
+    fn send_request(&mut self, now: Instant, request: OutgoingRequest, token: Option<C>) {
+        let xid = self.next_xid;
+        self.next_xid = if xid == i32::MAX { 1 } else { xid + 1 };
+        let start = self.send_buf.len();
+        self.send_buf.extend_from_slice(&request.frame);
+        if let Some(slot) = self
+            .send_buf
+            .get_mut(start + XID_OFFSET..start + XID_OFFSET + 4)
+        {
+            slot.copy_from_slice(&xid.to_be_bytes());
+        }
+        self.in_flight.push_back(InFlight {
+            xid,
+            op: request.op,
+            token,
+            watch: request.watch,
+        });
+        self.timers
+            .set(Timer::Ping, now + timers::ping_interval(self.negotiated));
+    }
+
+    fn flush_queue(&mut self, now: Instant) {
+        if self.state != State::Connected {
+            return;
+        }
+        while self.in_flight.len() < self.config.max_in_flight {
+            let Some(q) = self.queue.pop_front() else {
+                break;
+            };
+            if let Some(min_version) = self.unsupported_op(q.request.op) {
+                let err = Error::Unsupported {
+                    op: q.request.op.name(),
+                    min_version,
+                };
+                self.complete(q.token, Err(err));
+                continue;
+            }
+            self.send_request(now, q.request, Some(q.token));
+        }
+    }
+
+    fn arm_queue_timer(&mut self) {
+        match self.queue.iter().filter_map(|q| q.deadline).min() {
+            Some(at) => self.timers.set(Timer::Queue, at),
+            None => self.timers.stop(Timer::Queue),
+        }
+    }
+
+    fn expire_queued(&mut self, now: Instant) {
+        if self.state == State::Connected {
+            return;
+        }
+        let mut kept = VecDeque::with_capacity(self.queue.len());
+        for q in std::mem::take(&mut self.queue) {
+            if q.deadline.is_some_and(|d| d <= now) {
+                self.complete(q.token, Err(Error::Timeout));
+            } else {
+                kept.push_back(q);
+            }
+        }
+        self.queue = kept;
+        self.arm_queue_timer();
+    }
+
+    fn unsupported_op(&self, op: OpCode) -> Option<&'static str> {
+        if self.unsupported.contains(&op) {
+            min_version(op)
+        } else {
+            None
+        }
+    }
+
+    fn note_zxid(&mut self, zxid: i64) {
+        if zxid > self.last_zxid {
+            self.last_zxid = zxid;
+        }
+    }
+
+    fn complete(&mut self, token: C, result: Result<Reply, Error>) {
+        self.events.push_back(Event::Completed { token, result });
+    }
+
+    fn emit_state(&mut self, state: SessionState) {
+        self.events.push_back(Event::State(SessionEvent {
+            state,
+            session_id: self.session_id,
+        }));
+    }
+
+    /// Ends the session: every request fails with `err`, every watcher is told.
+    fn finish(&mut self, state: SessionState, err: Error) {
+        if matches!(self.state, State::Done(_)) {
+            return;
+        }
+        self.state = State::Done(state);
+        self.timers.stop_all();
+        self.send_buf.clear();
+        for f in std::mem::take(&mut self.in_flight) {
+            if let Some(token) = f.token {
+                self.complete(token, Err(err.clone()));
+            }
+        }
+        for q in std::mem::take(&mut self.queue) {
+            self.complete(q.token, Err(err.clone()));
+        }
+        for token in std::mem::take(&mut self.auth_in_flight)
+            .into_iter()
+            .flatten()
+        {
+            self.complete(token, Err(err.clone()));
+        }
+        for token in std::mem::take(&mut self.auth_in_flight_pending) {
+            self.complete(token, Err(err.clone()));
+        }
+        let watchers = self.watches.drain();
+        let keeper_state = match state {
+            SessionState::Closed => KeeperState::Closed,
+            SessionState::AuthFailed => KeeperState::AuthFailed,
+            _ => KeeperState::Expired,
+        };
+        if !watchers.is_empty() {
+            self.events.push_back(Event::Watch {
+                watchers,
+                event: WatchedEvent::session(keeper_state),
+            });
+        }
+        self.emit_state(state);
+        if let Some(token) = self.close_token.take() {
+            self.complete(token, Ok(closed_reply()));
+        }
+    }
+}
+
+fn closed_reply() -> Reply {
+    Reply {
+        op: OpCode::CloseSession,
+        zxid: 0,
+        err: ErrorCode::Ok,
+        body: Bytes::new(),
+    }
+}
+
+fn terminal_error(state: SessionState, last_zxid_seen: i64) -> Error {
+    match state {
+        SessionState::Expired => Error::SessionExpired,
+        SessionState::AuthFailed => Error::AuthFailed,
+        SessionState::EnsembleBehind => Error::EnsembleBehind { last_zxid_seen },
+        _ => Error::Closed,
+    }
+}
+
+/// The first server version with `op`, for ops newer than 3.4.
+pub fn min_version(op: OpCode) -> Option<&'static str> {
+    match op {
+        OpCode::Create2 | OpCode::Reconfig | OpCode::CheckWatches | OpCode::RemoveWatches => {
+            Some("3.5.0")
+        }
+        OpCode::CreateContainer => Some("3.5.1"),
+        OpCode::CreateTTL => Some("3.5.3"),
+        OpCode::MultiRead
+        | OpCode::GetEphemerals
+        | OpCode::GetAllChildrenNumber
+        | OpCode::SetWatches2
+        | OpCode::AddWatch => Some("3.6.0"),
+        OpCode::WhoAmI => Some("3.7.0"),
+        _ => None,
+    }
+}
+
+impl<C> std::fmt::Debug for Session<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The session password is deliberately left out.
+        f.debug_struct("Session")
+            .field("state", &self.state)
+            .field("session_id", &format_args!("{:#x}", self.session_id))
+            .field("last_zxid_seen", &self.last_zxid)
+            .field("in_flight", &self.in_flight.len())
+            .field("queued", &self.queue.len())
+            .field("watches", &self.watches.len())
+            .finish_non_exhaustive()
+    }
+}
