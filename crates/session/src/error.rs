@@ -1,6 +1,6 @@
 //! The one error users match on: every ZooKeeper error code, plus what the client itself decides.
 
-use zk_proto::{DecodeError, ErrorCode, OpCode};
+use zk_proto::{DecodeError, ErrorCode};
 
 /// A failed ZooKeeper operation.
 ///
@@ -188,10 +188,6 @@ impl Error {
 
     pub(crate) fn protocol(err: DecodeError) -> Error {
         Error::Protocol(err.to_string())
-    }
-
-    pub(crate) fn unexpected_reply(op: OpCode) -> Error {
-        Error::Protocol(format!("unexpected reply body for {}", op.name()))
     }
 }
 

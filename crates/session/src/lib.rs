@@ -4,17 +4,25 @@
 //! Placeholder: see ARCHITECTURE.md.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod config;
+mod driver;
 pub mod error;
 pub mod event;
+pub mod ops;
 pub mod path;
 pub mod rng;
 pub mod session;
 pub mod timers;
 pub mod watches;
 
+pub use client::{Client, OneshotWatcher, PersistentWatcher, SessionEvents};
 pub use config::{ConnectString, HostPort, SessionConfig};
 pub use error::{Error, Result};
 pub use event::{SessionEvent, SessionState};
+pub use ops::{CreateOptions, Op, OpResult, ReadOp, ReadResult};
 pub use session::{Action, Event, OutgoingRequest, Reply, Session, WatchRegistration};
 pub use watches::{WatchKind, WatchedEvent, WatcherId};
+pub use zk_proto::{
+    ACL, ClientInfo, CreateMode, ErrorCode, EventType, Id, KeeperState, Perms, Stat, WatcherType,
+};

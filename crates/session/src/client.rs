@@ -1,0 +1,1009 @@
+//! [`Client`]: the cheap, cloneable handle to a session's driver task, with every operation.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use zk_proto::{
+    ACL, AddWatchMode, AddWatchRequest, CheckVersionRequest, CheckWatchesRequest, ClientInfo,
+    CreateMode, CreateRequest, CreateTTLRequest, DeleteRequest, ErrorCode, GetACLRequest,
+    GetAllChildrenNumberRequest, GetChildrenRequest, GetDataRequest, GetEphemeralsRequest, Jute,
+    MultiOp, MultiRequest, MultiResult, OpCode, RemoveWatchesRequest, Response, SetACLRequest,
+    SetDataRequest, Stat, SyncRequest, WatcherType,
+};
+
+use crate::config::{ConnectString, SessionConfig};
+use crate::driver::{self, Command, Pending, PendingWatch, Shared, WatchSink};
+use crate::error::{Error, Result};
+use crate::event::{SessionEvent, SessionState};
+use crate::ops::{CreateOptions, Op, OpResult, ReadOp, ReadResult};
+use crate::path::{Chroot, validate_path};
+use crate::session::{OutgoingRequest, Reply, Session, WatchRegistration};
+use crate::watches::{WatchKind, WatchedEvent, WatcherId};
+
+/// The largest TTL the server accepts (`EphemeralType.TTL.maxValue`, 2^40 - 1 ms).
+const MAX_TTL_MS: u128 = (1 << 40) - 1;
+
+/// The ZooKeeper config node, read by [`Client::get_config`] (`ZooDefs.CONFIG_NODE`).
+const CONFIG_NODE: &str = "/zookeeper/config";
+
+#[derive(Debug)]
+struct Inner {
+    commands: mpsc::UnboundedSender<Command>,
+    chroot: Chroot,
+    next_watcher: AtomicU64,
+    shared: Arc<Shared>,
+    state: watch::Receiver<SessionEvent>,
+}
+
+/// A handle to a ZooKeeper session. Cheap to clone; every clone talks to the same session.
+/// Dropping the last clone closes the session.
+///
+/// ```no_run
+/// # async fn demo() -> zk_session::Result<()> {
+/// let client = zk_session::Client::connect("127.0.0.1:2181/app").await?;
+/// let (data, stat) = client.get_data("/config").await?;
+/// println!("{} bytes, version {}", data.len(), stat.version);
+/// client.close().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+/// A one-shot watch: resolves once, with the node event or the session's end.
+///
+/// Dropping it before it fires removes the watch (on the server too, when it was the last local
+/// watcher of that node and kind).
+#[derive(Debug)]
+pub struct OneshotWatcher {
+    rx: oneshot::Receiver<WatchedEvent>,
+    guard: WatchGuard,
+}
+
+/// A persistent or persistent recursive watch: every event until dropped.
+#[derive(Debug)]
+pub struct PersistentWatcher {
+    rx: mpsc::UnboundedReceiver<WatchedEvent>,
+    guard: WatchGuard,
+}
+
+#[derive(Debug)]
+struct WatchGuard {
+    id: WatcherId,
+    path: String,
+    kinds: &'static [WatchKind],
+    commands: mpsc::WeakUnboundedSender<Command>,
+    armed: bool,
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(commands) = self.commands.upgrade() {
+            for kind in self.kinds {
+                let _ = commands.send(Command::RemoveWatcher {
+                    path: self.path.clone(),
+                    kind: *kind,
+                    id: self.id,
+                });
+            }
+        }
+    }
+}
+
+impl OneshotWatcher {
+    /// Waits for the event. If the session ends first, the event has type `None` and the
+    /// terminal state (`Expired`, `Closed`, `AuthFailed`).
+    pub async fn changed(mut self) -> WatchedEvent {
+        let event = (&mut self.rx)
+            .await
+            .unwrap_or_else(|_| WatchedEvent::session(zk_proto::KeeperState::Closed));
+        self.guard.armed = false;
+        event
+    }
+
+    /// The watched path.
+    pub fn path(&self) -> &str {
+        &self.guard.path
+    }
+}
+
+impl PersistentWatcher {
+    /// The next event; `None` once the session has ended. Besides node events it yields
+    /// `EventType::None` events for `Disconnected` and, after a reconnect, `SyncConnected`:
+    /// persistent watches get no catch-up from the server, so re-read on `SyncConnected`.
+    pub async fn next(&mut self) -> Option<WatchedEvent> {
+        let event = self.rx.recv().await;
+        if event.is_none() {
+            self.guard.armed = false;
+        }
+        event
+    }
+
+    /// The watched path.
+    pub fn path(&self) -> &str {
+        &self.guard.path
+    }
+}
+
+/// A stream of session state changes.
+#[derive(Debug)]
+pub struct SessionEvents {
+    rx: broadcast::Receiver<SessionEvent>,
+}
+
+impl SessionEvents {
+    /// The next state change; `None` when the session is gone. If this receiver fell more than
+    /// 1024 events behind, the oldest were dropped and it resumes with the newest.
+    pub async fn next(&mut self) -> Option<SessionEvent> {
+        loop {
+            match self.rx.recv().await {
+                Ok(ev) => return Some(ev),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+fn put_path(b: &mut BytesMut, chroot: &Chroot, path: &str) {
+    match chroot.prefix() {
+        Some(root) if path == "/" => {
+            b.put_i32(root.len() as i32);
+            b.put_slice(root.as_bytes());
+        }
+        Some(root) => {
+            b.put_i32((root.len() + path.len()) as i32);
+            b.put_slice(root.as_bytes());
+            b.put_slice(path.as_bytes());
+        }
+        None => {
+            b.put_i32(path.len() as i32);
+            b.put_slice(path.as_bytes());
+        }
+    }
+}
+
+fn put_buffer(b: &mut BytesMut, data: &[u8]) {
+    b.put_i32(data.len() as i32);
+    b.put_slice(data);
+}
+
+fn version(v: Option<i32>) -> i32 {
+    v.unwrap_or(-1)
+}
+
+fn decode(reply: Reply) -> Result<Response> {
+    Response::decode_reply(reply.op, reply.err, reply.body).map_err(Error::protocol)
+}
+
+fn unexpected(op: OpCode) -> Error {
+    Error::Protocol(format!("unexpected reply body for {}", op.name()))
+}
+
+impl Client {
+    /// Connects with the default [`SessionConfig`], waiting up to the session timeout for the
+    /// first connection.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConnectString`]; [`Error::Timeout`] when no server answered in time; a
+    /// terminal error when the session could not be established.
+    pub async fn connect(connect_string: &str) -> Result<Client> {
+        Self::connect_with(connect_string, SessionConfig::default()).await
+    }
+
+    /// Connects with `config`, waiting up to its session timeout for the first connection.
+    ///
+    /// # Errors
+    /// As [`Client::connect`].
+    pub async fn connect_with(connect_string: &str, config: SessionConfig) -> Result<Client> {
+        let wait = config.session_timeout;
+        let client = Self::start(connect_string, config)?;
+        client.wait_connected(Some(wait)).await?;
+        Ok(client)
+    }
+
+    /// Starts a session without waiting for it to connect; requests made before it connects wait
+    /// (up to the request timeout).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConnectString`].
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn start(connect_string: &str, config: SessionConfig) -> Result<Client> {
+        let connect: ConnectString = connect_string.parse()?;
+        let chroot = connect.chroot.clone();
+        let session = Session::new(config, connect, tokio::time::Instant::now().into_std());
+        let initial = SessionEvent {
+            state: SessionState::Connecting,
+            session_id: 0,
+        };
+        let (state_tx, state_rx) = watch::channel(initial);
+        let (events, _) = broadcast::channel(1024);
+        let shared = Arc::new(Shared {
+            state: state_tx,
+            events,
+        });
+        let (commands, rx) = mpsc::unbounded_channel();
+        tokio::spawn(driver::run(session, rx, shared.clone()));
+        Ok(Client {
+            inner: Arc::new(Inner {
+                commands,
+                chroot,
+                next_watcher: AtomicU64::new(1),
+                shared,
+                state: state_rx,
+            }),
+        })
+    }
+
+    /// Waits until connected, or `timeout` (forever with `None`).
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]; the terminal error if the session ended.
+    pub async fn wait_connected(&self, timeout: Option<Duration>) -> Result<()> {
+        let mut rx = self.inner.state.clone();
+        let wait = async {
+            loop {
+                let state = rx.borrow_and_update().state;
+                match state {
+                    SessionState::Connected { .. } => return Ok(()),
+                    SessionState::Expired => return Err(Error::SessionExpired),
+                    SessionState::AuthFailed => return Err(Error::AuthFailed),
+                    SessionState::Closed => return Err(Error::Closed),
+                    SessionState::EnsembleBehind => {
+                        return Err(Error::EnsembleBehind { last_zxid_seen: 0 });
+                    }
+                    _ => {}
+                }
+                if rx.changed().await.is_err() {
+                    return Err(Error::Closed);
+                }
+            }
+        };
+        match timeout {
+            Some(t) => tokio::time::timeout(t, wait)
+                .await
+                .map_err(|_| Error::Timeout)?,
+            None => wait.await,
+        }
+    }
+
+    /// The current state and session id.
+    pub fn state(&self) -> SessionEvent {
+        *self.inner.state.borrow()
+    }
+
+    /// The session id (0 before the first handshake).
+    pub fn session_id(&self) -> i64 {
+        self.state().session_id
+    }
+
+    /// State changes from now on.
+    pub fn session_events(&self) -> SessionEvents {
+        SessionEvents {
+            rx: self.inner.shared.events.subscribe(),
+        }
+    }
+
+    /// The chroot this client prefixes to paths.
+    pub fn chroot(&self) -> &Chroot {
+        &self.inner.chroot
+    }
+
+    fn watcher_id(&self) -> WatcherId {
+        self.inner.next_watcher.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn guard(&self, id: WatcherId, path: &str, kinds: &'static [WatchKind]) -> WatchGuard {
+        WatchGuard {
+            id,
+            path: path.to_owned(),
+            kinds,
+            commands: self.inner.commands.downgrade(),
+            armed: true,
+        }
+    }
+
+    async fn call(&self, request: OutgoingRequest, watch: Option<PendingWatch>) -> Result<Reply> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .commands
+            .send(Command::Request {
+                request,
+                pending: Pending { reply, watch },
+            })
+            .map_err(|_| Error::Closed)?;
+        let reply = rx.await.map_err(|_| Error::Closed)??;
+        if !reply.err.is_ok() && !matches!(reply.op, OpCode::Multi | OpCode::MultiRead) {
+            return Err(Error::from_code(reply.err));
+        }
+        Ok(reply)
+    }
+
+    async fn call_watch(
+        &self,
+        request: OutgoingRequest,
+        path: &str,
+        kind: WatchKind,
+    ) -> Result<(Reply, OneshotWatcher)> {
+        let id = self.watcher_id();
+        let (tx, rx) = oneshot::channel();
+        let registration = WatchRegistration {
+            path: path.to_owned(),
+            kind,
+            id,
+        };
+        let watch = PendingWatch {
+            id,
+            path: path.to_owned(),
+            kind,
+            sink: WatchSink::Oneshot(tx),
+        };
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.inner
+            .commands
+            .send(Command::Request {
+                request: request.with_watch(registration),
+                pending: Pending {
+                    reply: reply_tx,
+                    watch: Some(watch),
+                },
+            })
+            .map_err(|_| Error::Closed)?;
+        let reply = reply_rx.await.map_err(|_| Error::Closed)??;
+        let exist_miss = kind == WatchKind::Exist && reply.err == ErrorCode::NoNode;
+        if !reply.err.is_ok() && !exist_miss {
+            return Err(Error::from_code(reply.err));
+        }
+        let kinds: &'static [WatchKind] = match kind {
+            WatchKind::Exist => &[WatchKind::Exist, WatchKind::Data],
+            WatchKind::Data => &[WatchKind::Data],
+            WatchKind::Child => &[WatchKind::Child],
+            WatchKind::Persistent => &[WatchKind::Persistent],
+            WatchKind::PersistentRecursive => &[WatchKind::PersistentRecursive],
+        };
+        Ok((
+            reply,
+            OneshotWatcher {
+                rx,
+                guard: self.guard(id, path, kinds),
+            },
+        ))
+    }
+
+    // ----- operations -----
+
+    /// Creates a node and returns its path (with any sequence suffix) and Stat. Uses create2,
+    /// createContainer or createTTL as the mode needs.
+    ///
+    /// # Errors
+    /// [`Error::NodeExists`], [`Error::NoNode`] (no parent), [`Error::NoChildrenForEphemerals`],
+    /// [`Error::NoAuth`], [`Error::InvalidAcl`], [`Error::Unimplemented`] (TTL on a server
+    /// without extended types), [`Error::InvalidPath`], [`Error::InvalidArgument`] (TTL missing
+    /// or out of range), and the connection errors.
+    pub async fn create(
+        &self,
+        path: &str,
+        data: &[u8],
+        options: &CreateOptions,
+    ) -> Result<(String, Stat)> {
+        let request = self.create_request(path, data, options)?;
+        match decode(self.call(request, None).await?)? {
+            Response::Create2(r) => Ok((
+                self.inner
+                    .chroot
+                    .strip(r.path.as_deref().unwrap_or_default()),
+                r.stat,
+            )),
+            _ => Err(unexpected(OpCode::Create2)),
+        }
+    }
+
+    fn create_request(
+        &self,
+        path: &str,
+        data: &[u8],
+        options: &CreateOptions,
+    ) -> Result<OutgoingRequest> {
+        validate_path(path, options.mode.is_sequential())?;
+        let chroot = &self.inner.chroot;
+        let write_common = |b: &mut BytesMut| {
+            put_path(b, chroot, path);
+            put_buffer(b, data);
+            Some(options.acl.clone()).encode(b);
+            options.mode.encode(b);
+        };
+        if options.mode.is_ttl() {
+            let ttl = options
+                .ttl
+                .ok_or(Error::InvalidArgument("a TTL mode needs a ttl"))?;
+            let ms = ttl.as_millis();
+            if ms == 0 || ms > MAX_TTL_MS {
+                return Err(Error::InvalidArgument(
+                    "ttl must be between 1 ms and 2^40 - 1 ms",
+                ));
+            }
+            return Ok(OutgoingRequest::encode(OpCode::CreateTTL, |b| {
+                write_common(b);
+                (ms as i64).encode(b);
+            }));
+        }
+        if options.ttl.is_some() {
+            return Err(Error::InvalidArgument("ttl given for a mode without TTL"));
+        }
+        let op = if options.mode == CreateMode::Container {
+            OpCode::CreateContainer
+        } else {
+            OpCode::Create2
+        };
+        Ok(OutgoingRequest::encode(op, write_common))
+    }
+
+    /// Deletes a node, if its version is `version` (any with `None`).
+    ///
+    /// # Errors
+    /// [`Error::NoNode`], [`Error::BadVersion`], [`Error::NotEmpty`], [`Error::NoAuth`], and
+    /// the connection errors.
+    pub async fn delete(&self, path: &str, version: Option<i32>) -> Result<()> {
+        validate_path(path, false)?;
+        let chroot = &self.inner.chroot;
+        let request = OutgoingRequest::encode(OpCode::Delete, |b| {
+            put_path(b, chroot, path);
+            b.put_i32(self::version(version));
+        });
+        self.call(request, None).await.map(drop)
+    }
+
+    fn path_watch_request(&self, op: OpCode, path: &str, watch: bool) -> Result<OutgoingRequest> {
+        validate_path(path, false)?;
+        let chroot = &self.inner.chroot;
+        Ok(OutgoingRequest::encode(op, |b| {
+            put_path(b, chroot, path);
+            b.put_u8(u8::from(watch));
+        }))
+    }
+
+    /// The node's Stat, or `None` if it does not exist.
+    ///
+    /// # Errors
+    /// The connection errors.
+    pub async fn exists(&self, path: &str) -> Result<Option<Stat>> {
+        let request = self.path_watch_request(OpCode::Exists, path, false)?;
+        match self.call(request, None).await {
+            Ok(reply) => match decode(reply)? {
+                Response::Exists(r) => Ok(Some(r.stat)),
+                _ => Err(unexpected(OpCode::Exists)),
+            },
+            Err(Error::NoNode) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// As [`Client::exists`], leaving a watch: on an existing node it fires on data change or
+    /// deletion, on an absent one on creation.
+    ///
+    /// # Errors
+    /// The connection errors.
+    pub async fn exists_watch(&self, path: &str) -> Result<(Option<Stat>, OneshotWatcher)> {
+        let request = self.path_watch_request(OpCode::Exists, path, true)?;
+        let (reply, watcher) = self.call_watch(request, path, WatchKind::Exist).await?;
+        if reply.err == ErrorCode::NoNode {
+            return Ok((None, watcher));
+        }
+        match decode(reply)? {
+            Response::Exists(r) => Ok((Some(r.stat), watcher)),
+            _ => Err(unexpected(OpCode::Exists)),
+        }
+    }
+
+    /// The node's data and Stat. The data is a slice of the received frame, not a copy.
+    ///
+    /// # Errors
+    /// [`Error::NoNode`], [`Error::NoAuth`], and the connection errors.
+    pub async fn get_data(&self, path: &str) -> Result<(Bytes, Stat)> {
+        let request = self.path_watch_request(OpCode::GetData, path, false)?;
+        match decode(self.call(request, None).await?)? {
+            Response::GetData(r) => Ok((r.data.unwrap_or_default(), r.stat)),
+            _ => Err(unexpected(OpCode::GetData)),
+        }
+    }
+
+    /// As [`Client::get_data`], leaving a data watch (fires on data change or deletion).
+    ///
+    /// # Errors
+    /// As [`Client::get_data`]; no watch is left on error.
+    pub async fn get_data_watch(&self, path: &str) -> Result<(Bytes, Stat, OneshotWatcher)> {
+        let request = self.path_watch_request(OpCode::GetData, path, true)?;
+        let (reply, watcher) = self.call_watch(request, path, WatchKind::Data).await?;
+        match decode(reply)? {
+            Response::GetData(r) => Ok((r.data.unwrap_or_default(), r.stat, watcher)),
+            _ => Err(unexpected(OpCode::GetData)),
+        }
+    }
+
+    /// Writes the node's data, if its version is `version` (any with `None`).
+    ///
+    /// # Errors
+    /// [`Error::NoNode`], [`Error::BadVersion`], [`Error::NoAuth`], and the connection errors.
+    pub async fn set_data(&self, path: &str, data: &[u8], version: Option<i32>) -> Result<Stat> {
+        validate_path(path, false)?;
+        let chroot = &self.inner.chroot;
+        let request = OutgoingRequest::encode(OpCode::SetData, |b| {
+            put_path(b, chroot, path);
+            put_buffer(b, data);
+            b.put_i32(self::version(version));
+        });
+        match decode(self.call(request, None).await?)? {
+            Response::SetData(r) => Ok(r.stat),
+            _ => Err(unexpected(OpCode::SetData)),
+        }
+    }
+
+    /// The node's ACL and Stat.
+    ///
+    /// # Errors
+    /// [`Error::NoNode`], and the connection errors.
+    pub async fn get_acl(&self, path: &str) -> Result<(Vec<ACL>, Stat)> {
+        validate_path(path, false)?;
+        let request = OutgoingRequest::encode(OpCode::GetACL, |b| {
+            GetACLRequest {
+                path: Some(self.inner.chroot.add(path)),
+            }
+            .encode(b)
+        });
+        match decode(self.call(request, None).await?)? {
+            Response::GetACL(r) => Ok((r.acl.unwrap_or_default(), r.stat)),
+            _ => Err(unexpected(OpCode::GetACL)),
+        }
+    }
+
+    /// Sets the node's ACL, if its ACL version is `version` (any with `None`).
+    ///
+    /// # Errors
+    /// [`Error::NoNode`], [`Error::BadVersion`], [`Error::NoAuth`], [`Error::InvalidAcl`], and
+    /// the connection errors.
+    pub async fn set_acl(&self, path: &str, acl: &[ACL], version: Option<i32>) -> Result<Stat> {
+        validate_path(path, false)?;
+        let request = OutgoingRequest::encode(OpCode::SetACL, |b| {
+            SetACLRequest {
+                path: Some(self.inner.chroot.add(path)),
+                acl: Some(acl.to_vec()),
+                version: self::version(version),
+            }
+            .encode(b)
+        });
+        match decode(self.call(request, None).await?)? {
+            Response::SetACL(r) => Ok(r.stat),
+            _ => Err(unexpected(OpCode::SetACL)),
+        }
+    }
+
+    /// The node's child names, unsorted.
+    ///
+    /// # Errors
+    /// [`Error::NoNode`], [`Error::NoAuth`], and the connection errors.
+    pub async fn get_children(&self, path: &str) -> Result<Vec<String>> {
+        let request = self.path_watch_request(OpCode::GetChildren, path, false)?;
+        match decode(self.call(request, None).await?)? {
+            Response::GetChildren(r) => Ok(r.children.unwrap_or_default()),
+            _ => Err(unexpected(OpCode::GetChildren)),
+        }
+    }
+
+    /// As [`Client::get_children`], leaving a child watch (fires on child change or deletion).
+    ///
+    /// # Errors
+    /// As [`Client::get_children`]; no watch is left on error.
+    pub async fn get_children_watch(&self, path: &str) -> Result<(Vec<String>, OneshotWatcher)> {
+        let request = self.path_watch_request(OpCode::GetChildren, path, true)?;
+        let (reply, watcher) = self.call_watch(request, path, WatchKind::Child).await?;
+        match decode(reply)? {
+            Response::GetChildren(r) => Ok((r.children.unwrap_or_default(), watcher)),
+            _ => Err(unexpected(OpCode::GetChildren)),
+        }
+    }
+
+    /// The node's child names and Stat.
+    ///
+    /// # Errors
+    /// As [`Client::get_children`].
+    pub async fn get_children2(&self, path: &str) -> Result<(Vec<String>, Stat)> {
+        let request = self.path_watch_request(OpCode::GetChildren2, path, false)?;
+        match decode(self.call(request, None).await?)? {
+            Response::GetChildren2(r) => Ok((r.children.unwrap_or_default(), r.stat)),
+            _ => Err(unexpected(OpCode::GetChildren2)),
+        }
+    }
+
+    /// As [`Client::get_children2`], leaving a child watch.
+    ///
+    /// # Errors
+    /// As [`Client::get_children`].
+    pub async fn get_children2_watch(
+        &self,
+        path: &str,
+    ) -> Result<(Vec<String>, Stat, OneshotWatcher)> {
+        let request = self.path_watch_request(OpCode::GetChildren2, path, true)?;
+        let (reply, watcher) = self.call_watch(request, path, WatchKind::Child).await?;
+        match decode(reply)? {
+            Response::GetChildren2(r) => Ok((r.children.unwrap_or_default(), r.stat, watcher)),
+            _ => Err(unexpected(OpCode::GetChildren2)),
+        }
+    }
+
+    /// Lets the connected server catch up with the leader for `path`.
+    ///
+    /// # Errors
+    /// The connection errors.
+    pub async fn sync(&self, path: &str) -> Result<()> {
+        validate_path(path, false)?;
+        let request = OutgoingRequest::encode(OpCode::Sync, |b| {
+            SyncRequest {
+                path: Some(self.inner.chroot.add(path)),
+            }
+            .encode(b)
+        });
+        self.call(request, None).await.map(drop)
+    }
+
+    fn multi_op(&self, op: &Op) -> Result<MultiOp> {
+        let chroot = &self.inner.chroot;
+        Ok(match op {
+            Op::Create {
+                path,
+                data,
+                options,
+            } => {
+                validate_path(path, options.mode.is_sequential())?;
+                if options.mode.is_ttl() {
+                    let ttl = options
+                        .ttl
+                        .ok_or(Error::InvalidArgument("a TTL mode needs a ttl"))?;
+                    MultiOp::CreateTTL(CreateTTLRequest {
+                        path: Some(chroot.add(path)),
+                        data: Some(data.clone()),
+                        acl: Some(options.acl.clone()),
+                        flags: options.mode,
+                        ttl: ttl.as_millis().min(MAX_TTL_MS) as i64,
+                    })
+                } else {
+                    let request = CreateRequest {
+                        path: Some(chroot.add(path)),
+                        data: Some(data.clone()),
+                        acl: Some(options.acl.clone()),
+                        flags: options.mode,
+                    };
+                    if options.mode == CreateMode::Container {
+                        MultiOp::CreateContainer(request)
+                    } else {
+                        MultiOp::Create2(request)
+                    }
+                }
+            }
+            Op::Delete { path, version } => {
+                validate_path(path, false)?;
+                MultiOp::Delete(DeleteRequest {
+                    path: Some(chroot.add(path)),
+                    version: self::version(*version),
+                })
+            }
+            Op::SetData {
+                path,
+                data,
+                version,
+            } => {
+                validate_path(path, false)?;
+                MultiOp::SetData(SetDataRequest {
+                    path: Some(chroot.add(path)),
+                    data: Some(data.clone()),
+                    version: self::version(*version),
+                })
+            }
+            Op::Check { path, version } => {
+                validate_path(path, false)?;
+                MultiOp::Check(CheckVersionRequest {
+                    path: Some(chroot.add(path)),
+                    version: *version,
+                })
+            }
+        })
+    }
+
+    /// Runs `ops` as one atomic transaction.
+    ///
+    /// # Errors
+    /// [`Error::TransactionFailed`] with the index and error of the op that failed (nothing was
+    /// applied), and the connection errors.
+    pub async fn multi(&self, ops: &[Op]) -> Result<Vec<OpResult>> {
+        let request = MultiRequest {
+            ops: ops
+                .iter()
+                .map(|op| self.multi_op(op))
+                .collect::<Result<_>>()?,
+        };
+        let request = OutgoingRequest::encode(OpCode::Multi, |b| request.encode(b));
+        let Response::Multi(response) = decode(self.call(request, None).await?)? else {
+            return Err(unexpected(OpCode::Multi));
+        };
+        if let Some((index, code)) =
+            response
+                .results
+                .iter()
+                .enumerate()
+                .find_map(|(i, r)| match r {
+                    MultiResult::Error(e)
+                        if e.err != 0 && e.err != ErrorCode::RuntimeInconsistency.as_i32() =>
+                    {
+                        Some((i, ErrorCode::from_i32(e.err)))
+                    }
+                    _ => None,
+                })
+        {
+            return Err(Error::TransactionFailed { index, code });
+        }
+        let chroot = &self.inner.chroot;
+        response
+            .results
+            .into_iter()
+            .map(|r| match r {
+                MultiResult::Create(c) => Ok(OpResult::Create {
+                    path: chroot.strip(c.path.as_deref().unwrap_or_default()),
+                    stat: None,
+                }),
+                MultiResult::Create2(c) => Ok(OpResult::Create {
+                    path: chroot.strip(c.path.as_deref().unwrap_or_default()),
+                    stat: Some(c.stat),
+                }),
+                MultiResult::Delete => Ok(OpResult::Delete),
+                MultiResult::SetData(s) => Ok(OpResult::SetData { stat: s.stat }),
+                MultiResult::Check => Ok(OpResult::Check),
+                _ => Err(unexpected(OpCode::Multi)),
+            })
+            .collect()
+    }
+
+    /// Runs several reads in one request (3.6); not atomic, each read has its own result.
+    ///
+    /// # Errors
+    /// The connection errors; per-read errors are in the results.
+    pub async fn multi_read(&self, ops: &[ReadOp]) -> Result<Vec<Result<ReadResult>>> {
+        let chroot = &self.inner.chroot;
+        let mut multi = MultiRequest::default();
+        for op in ops {
+            multi.ops.push(match op {
+                ReadOp::GetData(path) => {
+                    validate_path(path, false)?;
+                    MultiOp::GetData(GetDataRequest {
+                        path: Some(chroot.add(path)),
+                        watch: false,
+                    })
+                }
+                ReadOp::GetChildren(path) => {
+                    validate_path(path, false)?;
+                    MultiOp::GetChildren(GetChildrenRequest {
+                        path: Some(chroot.add(path)),
+                        watch: false,
+                    })
+                }
+            });
+        }
+        let request = OutgoingRequest::encode(OpCode::MultiRead, |b| multi.encode(b));
+        let Response::Multi(response) = decode(self.call(request, None).await?)? else {
+            return Err(unexpected(OpCode::MultiRead));
+        };
+        Ok(response
+            .results
+            .into_iter()
+            .map(|r| match r {
+                MultiResult::GetData(d) => Ok(ReadResult::Data(d.data.unwrap_or_default(), d.stat)),
+                MultiResult::GetChildren(c) => {
+                    Ok(ReadResult::Children(c.children.unwrap_or_default()))
+                }
+                MultiResult::Error(e) => Err(Error::from_code(ErrorCode::from_i32(e.err))),
+                _ => Err(unexpected(OpCode::MultiRead)),
+            })
+            .collect())
+    }
+
+    /// The full paths of this session's ephemeral nodes under `prefix` (3.6).
+    ///
+    /// # Errors
+    /// The connection errors.
+    pub async fn get_ephemerals(&self, prefix: &str) -> Result<Vec<String>> {
+        let chroot = &self.inner.chroot;
+        let request = OutgoingRequest::encode(OpCode::GetEphemerals, |b| {
+            GetEphemeralsRequest {
+                prefix_path: Some(chroot.add(prefix)),
+            }
+            .encode(b)
+        });
+        match decode(self.call(request, None).await?)? {
+            Response::GetEphemerals(r) => Ok(r
+                .ephemerals
+                .unwrap_or_default()
+                .iter()
+                .map(|p| chroot.strip(p))
+                .collect()),
+            _ => Err(unexpected(OpCode::GetEphemerals)),
+        }
+    }
+
+    /// The number of descendants of a node (3.6).
+    ///
+    /// # Errors
+    /// [`Error::NoNode`], and the connection errors.
+    pub async fn get_all_children_number(&self, path: &str) -> Result<i32> {
+        validate_path(path, false)?;
+        let request = OutgoingRequest::encode(OpCode::GetAllChildrenNumber, |b| {
+            GetAllChildrenNumberRequest {
+                path: Some(self.inner.chroot.add(path)),
+            }
+            .encode(b)
+        });
+        match decode(self.call(request, None).await?)? {
+            Response::GetAllChildrenNumber(r) => Ok(r.total_number),
+            _ => Err(unexpected(OpCode::GetAllChildrenNumber)),
+        }
+    }
+
+    /// The identities the server associates with this connection (3.7).
+    ///
+    /// # Errors
+    /// The connection errors.
+    pub async fn whoami(&self) -> Result<Vec<ClientInfo>> {
+        let request = OutgoingRequest::encode(OpCode::WhoAmI, |_| {});
+        match decode(self.call(request, None).await?)? {
+            Response::WhoAmI(r) => Ok(r.client_info.unwrap_or_default()),
+            _ => Err(unexpected(OpCode::WhoAmI)),
+        }
+    }
+
+    /// The ensemble's dynamic configuration (`/zookeeper/config`, outside any chroot).
+    ///
+    /// # Errors
+    /// The connection errors.
+    pub async fn get_config(&self) -> Result<(Bytes, Stat)> {
+        let request = OutgoingRequest::encode(OpCode::GetData, |b| {
+            GetDataRequest {
+                path: Some(CONFIG_NODE.to_owned()),
+                watch: false,
+            }
+            .encode(b)
+        });
+        match decode(self.call(request, None).await?)? {
+            Response::GetData(r) => Ok((r.data.unwrap_or_default(), r.stat)),
+            _ => Err(unexpected(OpCode::GetData)),
+        }
+    }
+
+    /// Adds authentication, e.g. `add_auth("digest", b"user:password")`. It is replayed on
+    /// every reconnect.
+    ///
+    /// # Errors
+    /// [`Error::AuthFailed`] (the session is then unusable), and the connection errors.
+    pub async fn add_auth(&self, scheme: &str, auth: &[u8]) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .commands
+            .send(Command::AddAuth {
+                scheme: scheme.to_owned(),
+                auth: Bytes::copy_from_slice(auth),
+                reply,
+            })
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?.map(drop)
+    }
+
+    /// Adds a persistent (or, with `recursive`, persistent recursive) watch (3.6).
+    ///
+    /// # Errors
+    /// The connection errors.
+    pub async fn add_watch(&self, path: &str, recursive: bool) -> Result<PersistentWatcher> {
+        validate_path(path, false)?;
+        let (mode, kind, kinds): (_, _, &'static [WatchKind]) = if recursive {
+            (
+                AddWatchMode::PersistentRecursive,
+                WatchKind::PersistentRecursive,
+                &[WatchKind::PersistentRecursive],
+            )
+        } else {
+            (
+                AddWatchMode::Persistent,
+                WatchKind::Persistent,
+                &[WatchKind::Persistent],
+            )
+        };
+        let request = OutgoingRequest::encode(OpCode::AddWatch, |b| {
+            AddWatchRequest {
+                path: Some(self.inner.chroot.add(path)),
+                mode,
+            }
+            .encode(b)
+        });
+        let id = self.watcher_id();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let registration = WatchRegistration {
+            path: path.to_owned(),
+            kind,
+            id,
+        };
+        let watch = PendingWatch {
+            id,
+            path: path.to_owned(),
+            kind,
+            sink: WatchSink::Stream(tx),
+        };
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.inner
+            .commands
+            .send(Command::Request {
+                request: request.with_watch(registration),
+                pending: Pending {
+                    reply: reply_tx,
+                    watch: Some(watch),
+                },
+            })
+            .map_err(|_| Error::Closed)?;
+        let reply = reply_rx.await.map_err(|_| Error::Closed)??;
+        if !reply.err.is_ok() {
+            return Err(Error::from_code(reply.err));
+        }
+        Ok(PersistentWatcher {
+            rx,
+            guard: self.guard(id, path, kinds),
+        })
+    }
+
+    /// Asks the server whether it holds a watch of `watcher_type` on `path` for this session
+    /// (3.5). A low-level check: local watchers are not consulted.
+    ///
+    /// # Errors
+    /// [`Error::NoWatcher`], and the connection errors.
+    pub async fn check_watches(&self, path: &str, watcher_type: WatcherType) -> Result<()> {
+        validate_path(path, false)?;
+        let request = OutgoingRequest::encode(OpCode::CheckWatches, |b| {
+            CheckWatchesRequest {
+                path: Some(self.inner.chroot.add(path)),
+                watcher_type,
+            }
+            .encode(b)
+        });
+        self.call(request, None).await.map(drop)
+    }
+
+    /// Asks the server to drop its watches of `watcher_type` on `path` for this session (3.5).
+    /// Low-level: local watchers of that path will then not fire. Dropping a watcher handle is
+    /// the usual way to remove a watch.
+    ///
+    /// # Errors
+    /// [`Error::NoWatcher`], and the connection errors.
+    pub async fn remove_watches(&self, path: &str, watcher_type: WatcherType) -> Result<()> {
+        validate_path(path, false)?;
+        let request = OutgoingRequest::encode(OpCode::RemoveWatches, |b| {
+            RemoveWatchesRequest {
+                path: Some(self.inner.chroot.add(path)),
+                watcher_type,
+            }
+            .encode(b)
+        });
+        self.call(request, None).await.map(drop)
+    }
+
+    /// Closes the session: queued requests are sent, then CloseSession, and the reply is awaited
+    /// up to the close timeout. The server deletes the session's ephemeral nodes at once.
+    /// Idempotent; other clones see [`Error::Closed`] afterwards.
+    pub async fn close(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.inner.commands.send(Command::Close { reply }).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! The tokio driver: one task per session owns the socket and the one timer, feeds the
+//! [`Session`] and carries out what it asks.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tracing::debug;
+
+use crate::config::HostPort;
+use crate::error::Error;
+use crate::event::SessionEvent;
+use crate::session::{Action, Event, OutgoingRequest, Reply, Session};
+use crate::watches::{WatchKind, WatchedEvent, WatcherId};
+
+/// Where a watcher's events go.
+#[derive(Debug)]
+pub(crate) enum WatchSink {
+    /// A one-shot watch: the first event, then removed.
+    Oneshot(oneshot::Sender<WatchedEvent>),
+    /// A persistent watch: every event.
+    Stream(mpsc::UnboundedSender<WatchedEvent>),
+}
+
+/// A watcher waiting for its request's reply to be registered.
+#[derive(Debug)]
+pub(crate) struct PendingWatch {
+    pub(crate) id: WatcherId,
+    pub(crate) path: String,
+    pub(crate) kind: WatchKind,
+    pub(crate) sink: WatchSink,
+}
+
+/// The completion token of a request in the driver.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) reply: oneshot::Sender<Result<Reply, Error>>,
+    pub(crate) watch: Option<PendingWatch>,
+}
+
+/// What a [`Client`](crate::Client) asks of its driver.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Request {
+        request: OutgoingRequest,
+        pending: Pending,
+    },
+    AddAuth {
+        scheme: String,
+        auth: bytes::Bytes,
+        reply: oneshot::Sender<Result<Reply, Error>>,
+    },
+    RemoveWatcher {
+        path: String,
+        kind: WatchKind,
+        id: WatcherId,
+    },
+    Close {
+        reply: oneshot::Sender<Result<Reply, Error>>,
+    },
+}
+
+/// State shared between the driver and its handles.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) state: watch::Sender<SessionEvent>,
+    pub(crate) events: broadcast::Sender<SessionEvent>,
+}
+
+/// How many commands are taken from the channel before the session's bytes are written, so
+/// that pipelined requests share writes.
+const COMMAND_BATCH: usize = 128;
+
+/// The read buffer size.
+const READ_BUF: usize = 64 * 1024;
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+async fn connect(host: HostPort) -> io::Result<TcpStream> {
+    let mut last_err = None;
+    for addr in tokio::net::lookup_host((host.host.as_str(), host.port)).await? {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
+}
+
+type ConnectFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<TcpStream>> + Send>>;
+
+/// Runs a session until it is terminal and every handle is gone.
+pub(crate) async fn run(
+    mut session: Session<Pending>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    shared: Arc<Shared>,
+) {
+    let mut watchers: HashMap<WatcherId, WatchSink> = HashMap::new();
+    let mut reader: Option<OwnedReadHalf> = None;
+    let mut writer: Option<OwnedWriteHalf> = None;
+    let mut conn_id: u64 = 0;
+    let mut connecting: Option<(u64, ConnectFuture)> = None;
+    let mut wbuf = BytesMut::with_capacity(64 * 1024);
+    let mut rbuf = vec![0u8; READ_BUF];
+    let mut commands_open = true;
+
+    loop {
+        // Carry out everything the session asked for.
+        while let Some(action) = session.poll_action() {
+            match action {
+                Action::Connect { id, host } => {
+                    reader = None;
+                    writer = None;
+                    wbuf.clear();
+                    connecting = Some((id, Box::pin(connect(host))));
+                }
+                Action::Disconnect => {
+                    reader = None;
+                    writer = None;
+                    connecting = None;
+                    wbuf.clear();
+                }
+            }
+        }
+        while let Some(bytes) = session.poll_transmit() {
+            if writer.is_some() {
+                wbuf.extend_from_slice(&bytes);
+            }
+        }
+        while let Some(event) = session.poll_event() {
+            dispatch(&mut session, &mut watchers, &shared, event);
+        }
+        if session.is_terminal() && !commands_open && wbuf.is_empty() {
+            break;
+        }
+
+        let deadline = session.poll_timeout().map(tokio::time::Instant::from_std);
+        let take_commands = commands_open && session.wants_requests();
+        tokio::select! {
+            result = async {
+                match reader.as_mut() {
+                    Some(r) => r.read(&mut rbuf).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                match result {
+                    Ok(0) | Err(_) => {
+                        if let Err(e) = &result {
+                            debug!(target: "zookeeper", error = %e, "read failed");
+                        }
+                        reader = None;
+                        writer = None;
+                        wbuf.clear();
+                        session.handle_disconnected(conn_id, now());
+                    }
+                    Ok(n) => session.handle_bytes(conn_id, now(), &rbuf[..n]),
+                }
+            }
+            result = async {
+                match writer.as_mut() {
+                    Some(w) if !wbuf.is_empty() => w.write_buf(&mut wbuf).await,
+                    _ => std::future::pending().await,
+                }
+            } => {
+                if let Err(e) = result {
+                    debug!(target: "zookeeper", error = %e, "write failed");
+                    reader = None;
+                    writer = None;
+                    wbuf.clear();
+                    session.handle_disconnected(conn_id, now());
+                }
+            }
+            result = async {
+                match connecting.as_mut() {
+                    Some((_, fut)) => fut.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let id = connecting.take().map_or(0, |(id, _)| id);
+                match result {
+                    Ok(stream) => {
+                        let (r, w) = stream.into_split();
+                        reader = Some(r);
+                        writer = Some(w);
+                        conn_id = id;
+                        session.handle_connected(id, now());
+                    }
+                    Err(e) => {
+                        debug!(target: "zookeeper", error = %e, "connect failed");
+                        session.handle_connect_failed(id, now());
+                    }
+                }
+            }
+            command = commands.recv(), if take_commands => {
+                match command {
+                    Some(command) => {
+                        let at = now();
+                        handle_command(&mut session, &mut watchers, command, at);
+                        for _ in 0..COMMAND_BATCH {
+                            if !session.wants_requests() {
+                                break;
+                            }
+                            match commands.try_recv() {
+                                Ok(command) => handle_command(&mut session, &mut watchers, command, at),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    None => {
+                        commands_open = false;
+                        if !session.is_terminal() {
+                            let (reply, _) = oneshot::channel();
+                            session.close(now(), Pending { reply, watch: None });
+                        }
+                    }
+                }
+            }
+            () = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                session.handle_timeout(now());
+            }
+        }
+        // Writes that completed partially keep their tail at the front of `wbuf`.
+        if wbuf.is_empty() && wbuf.capacity() > 4 * 1024 * 1024 {
+            wbuf = BytesMut::with_capacity(64 * 1024);
+        }
+    }
+    debug!(target: "zookeeper", "driver stopped");
+}
+
+fn handle_command(
+    session: &mut Session<Pending>,
+    watchers: &mut HashMap<WatcherId, WatchSink>,
+    command: Command,
+    now: Instant,
+) {
+    match command {
+        Command::Request { request, pending } => session.submit(now, request, pending),
+        Command::AddAuth {
+            scheme,
+            auth,
+            reply,
+        } => session.add_auth(now, scheme, auth, Pending { reply, watch: None }),
+        Command::RemoveWatcher { path, kind, id } => {
+            watchers.remove(&id);
+            session.remove_watcher(now, &path, kind, id);
+        }
+        Command::Close { reply } => session.close(now, Pending { reply, watch: None }),
+    }
+}
+
+fn dispatch(
+    session: &mut Session<Pending>,
+    watchers: &mut HashMap<WatcherId, WatchSink>,
+    shared: &Shared,
+    event: Event<Pending>,
+) {
+    match event {
+        Event::Completed { token, result } => {
+            let registered = match (&result, &token.watch) {
+                (Ok(reply), Some(w)) => {
+                    reply.err.is_ok()
+                        || (w.kind == WatchKind::Exist && reply.err == zk_proto::ErrorCode::NoNode)
+                }
+                _ => false,
+            };
+            let caller_gone = token.reply.send(result).is_err();
+            if let Some(w) = token.watch.filter(|_| registered) {
+                if caller_gone {
+                    // The caller dropped its future: nobody holds the watcher. An exists watch
+                    // is filed as a data watch when the node existed.
+                    session.remove_watcher(now(), &w.path, w.kind, w.id);
+                    if w.kind == WatchKind::Exist {
+                        session.remove_watcher(now(), &w.path, WatchKind::Data, w.id);
+                    }
+                } else {
+                    watchers.insert(w.id, w.sink);
+                }
+            }
+        }
+        Event::Watch {
+            watchers: ids,
+            event,
+        } => {
+            let terminal = event.event_type == zk_proto::EventType::None
+                && !matches!(
+                    event.state,
+                    zk_proto::KeeperState::Disconnected | zk_proto::KeeperState::SyncConnected
+                );
+            for id in ids {
+                let oneshot = matches!(watchers.get(&id), Some(WatchSink::Oneshot(_)));
+                if oneshot || terminal {
+                    match watchers.remove(&id) {
+                        Some(WatchSink::Oneshot(tx)) => {
+                            let _ = tx.send(event.clone());
+                        }
+                        Some(WatchSink::Stream(tx)) => {
+                            let _ = tx.send(event.clone());
+                        }
+                        None => {}
+                    }
+                } else if let Some(WatchSink::Stream(tx)) = watchers.get(&id) {
+                    let _ = tx.send(event.clone());
+                }
+            }
+        }
+        Event::State(ev) => {
+            shared.state.send_replace(ev);
+            let _ = shared.events.send(ev);
+        }
+    }
+}
