@@ -108,6 +108,13 @@ impl OneshotWatcher {
         event
     }
 
+    /// The event if it has already arrived, without waiting.
+    pub fn try_event(&mut self) -> Option<WatchedEvent> {
+        let event = self.rx.try_recv().ok()?;
+        self.guard.armed = false;
+        Some(event)
+    }
+
     /// The watched path.
     pub fn path(&self) -> &str {
         &self.guard.path
