@@ -127,3 +127,19 @@ fn shared_server_is_shared() {
     assert!(p1.starts_with("/t-"));
     assert_eq!(unique_path("/a b/c").split('-').next().unwrap(), "/a_b_c");
 }
+
+#[test]
+fn a_broken_config_fails_fast_with_the_log() {
+    let t = std::time::Instant::now();
+    let err = ServerConfig::new()
+        .extra_config("tickTime=not-a-number")
+        .start()
+        .expect_err("a broken config must not start");
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    let text = err.to_string();
+    assert!(matches!(err, Error::Exited { .. }), "{text}");
+    assert!(
+        text.contains("NumberFormatException") || text.contains("not-a-number"),
+        "{text}"
+    );
+}
