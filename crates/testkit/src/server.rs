@@ -60,6 +60,8 @@ const ERROR_LOG_LINES: usize = 40;
 /// - `initLimit` 10 ticks, `syncLimit` 5 ticks.
 /// - `reconfigEnabled=false`; `forceSync` off (`-Dzookeeper.forceSync=no`:
 ///   SIGKILL still loses nothing, the page cache survives the process).
+/// - `maxClientCnxns=0` (no per-IP connection limit: every test connects
+///   from 127.0.0.1, and ZooKeeper's default of 60 is quickly reached).
 /// - Always: `admin.enableServer=false`, `4lw.commands.whitelist=*`,
 ///   TTL and container nodes enabled (`-Dzookeeper.extendedTypesEnabled=true`),
 ///   clients on 127.0.0.1 only.
@@ -520,6 +522,7 @@ impl Cluster {
         if let Some(t) = c.max_session_timeout {
             let _ = writeln!(s, "maxSessionTimeout={}", t.as_millis());
         }
+        let _ = writeln!(s, "maxClientCnxns=0");
         let _ = writeln!(s, "admin.enableServer=false");
         let _ = writeln!(s, "4lw.commands.whitelist=*");
         let _ = writeln!(s, "reconfigEnabled={}", c.reconfig_enabled);

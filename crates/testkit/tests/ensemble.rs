@@ -93,3 +93,22 @@ fn ensemble_failover_rejoin_pause_and_wipe() {
     });
     assert!(ensemble.log(wiped).contains("zk-testkit: starting server"));
 }
+
+#[test]
+fn reconfig_enabled_ensemble_starts_and_restarts() {
+    let ensemble = zk_testkit::ServerConfig::new()
+        .reconfig_enabled(true)
+        .start_ensemble(3)
+        .expect("start ensemble");
+    let conf = ensemble.four_letter_word(0, "conf").unwrap();
+    assert!(conf.contains("server.3=127.0.0.1:"), "{conf}");
+    let follower = (0..3)
+        .find(|&i| ensemble.mode(i) == Some(Mode::Follower))
+        .unwrap();
+    ensemble.restart(follower).expect("restart");
+    assert_eq!(ensemble.mode(follower), Some(Mode::Follower));
+    ensemble
+        .wipe_and_restart(follower)
+        .expect("wipe and restart");
+    ensemble.wait_ready(ELECTION).unwrap();
+}

@@ -23,6 +23,7 @@ fn standalone_answers_ruok_and_srvr() {
     let conf = server.four_letter_word("conf").unwrap();
     assert!(conf.contains("tickTime=500"), "{conf}");
     assert!(conf.contains("maxSessionTimeout=60000"), "{conf}");
+    assert!(conf.contains("maxClientCnxns=0"), "{conf}");
 }
 
 #[test]
