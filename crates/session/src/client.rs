@@ -226,6 +226,7 @@ impl Client {
     /// Outside a tokio runtime.
     pub fn start(connect_string: &str, config: SessionConfig) -> Result<Client> {
         let connect: ConnectString = connect_string.parse()?;
+        let last_zxid = std::sync::atomic::AtomicI64::new(config.last_zxid_seen);
         let chroot = connect.chroot.clone();
         let session = Session::new(config, connect, tokio::time::Instant::now().into_std());
         let initial = SessionEvent {
@@ -234,9 +235,12 @@ impl Client {
         };
         let (state_tx, state_rx) = watch::channel(initial);
         let (events, _) = broadcast::channel(1024);
+        let credentials = std::sync::Mutex::new((0, Bytes::new()));
         let shared = Arc::new(Shared {
             state: state_tx,
             events,
+            credentials,
+            last_zxid,
         });
         let (commands, rx) = mpsc::unbounded_channel();
         tokio::spawn(driver::run(session, rx, shared.clone()));
@@ -291,6 +295,22 @@ impl Client {
     /// The session id (0 before the first handshake).
     pub fn session_id(&self) -> i64 {
         self.state().session_id
+    }
+
+    /// The session id and password. Whoever has them can resume (or take over) the session,
+    /// so never log them; tests use them to expire a session on the server.
+    pub fn session_credentials(&self) -> (i64, Bytes) {
+        self.inner
+            .shared
+            .credentials
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// The highest zxid this client has seen, as of the last state change.
+    pub fn last_zxid_seen(&self) -> i64 {
+        self.inner.shared.last_zxid.load(Ordering::Relaxed)
     }
 
     /// State changes from now on.

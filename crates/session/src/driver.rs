@@ -71,6 +71,10 @@ pub(crate) enum Command {
 pub(crate) struct Shared {
     pub(crate) state: watch::Sender<SessionEvent>,
     pub(crate) events: broadcast::Sender<SessionEvent>,
+    /// The session id and password, for resuming the session elsewhere.
+    pub(crate) credentials: std::sync::Mutex<(i64, bytes::Bytes)>,
+    /// The session's last seen zxid, refreshed on every turn of the driver loop.
+    pub(crate) last_zxid: std::sync::atomic::AtomicI64,
 }
 
 /// How many commands are taken from the channel before the session's bytes are written, so
@@ -142,6 +146,10 @@ pub(crate) async fn run(
         while let Some(event) = session.poll_event() {
             dispatch(&mut session, &mut watchers, &shared, event);
         }
+        shared.last_zxid.store(
+            session.last_zxid_seen(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         if session.is_terminal() && !commands_open && wbuf.is_empty() {
             break;
         }
@@ -321,6 +329,11 @@ fn dispatch(
             }
         }
         Event::State(ev) => {
+            if ev.state.is_connected() {
+                if let Ok(mut c) = shared.credentials.lock() {
+                    *c = (session.session_id(), session.session_password().clone());
+                }
+            }
             shared.state.send_replace(ev);
             let _ = shared.events.send(ev);
         }

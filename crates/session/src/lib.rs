@@ -13,6 +13,7 @@ pub mod ops;
 pub mod path;
 pub mod rng;
 pub mod session;
+pub mod testing;
 pub mod timers;
 pub mod watches;
 
