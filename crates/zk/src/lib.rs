@@ -1,1 +1,68 @@
-//! Placeholder; see ARCHITECTURE.md.
+//! Service registration, discovery and JSON configuration on ZooKeeper, after Python's
+//! [zc.zk](https://pypi.org/project/zc.zk/), done right.
+//!
+//! ```no_run
+//! # async fn demo() -> zc_zk::Result<()> {
+//! use serde_json::json;
+//! use zc_zk::ZooKeeper;
+//!
+//! let zk = ZooKeeper::connect("127.0.0.1:2181").await?;
+//!
+//! // A server registers itself for a service: an ephemeral node named after its address,
+//! // holding its properties (and pid) as JSON.
+//! let props = json!({"version": "1.2"}).as_object().cloned().unwrap_or_default();
+//! let registration = zk.register_server("/fooservice/providers", ("192.168.0.42", 8080), props).await?;
+//!
+//! // A client discovers the servers; the view stays current.
+//! let providers = zk.children("/fooservice/providers").await?;
+//! println!("{:?}", providers.names());
+//! providers.on_change(|change| {
+//!     println!("providers now: {change:?}");
+//!     Ok(())
+//! })?;
+//!
+//! // Configuration: the service node's JSON properties, read, watched and updated.
+//! let config = zk.properties("/fooservice").await?;
+//! let threads: Option<u32> = config.get_as("threads")?;
+//! config.update(json!({"threads": 4}).as_object().cloned().unwrap_or_default()).await?;
+//!
+//! registration.unregister().await?;
+//! zk.close().await;
+//! # let _ = threads; Ok(()) }
+//! ```
+//!
+//! # What zc.zk users will recognise, and what is fixed
+//! - [`ZooKeeper::register_server`] (alias [`register`](ZooKeeper::register)) returns a
+//!   [`Registration`] handle: drop or [`unregister`](Registration::unregister) deletes the node,
+//!   and nothing unregistered is ever resurrected. Registrations survive session expiry with an
+//!   owner check on the old node (see [`registration`]).
+//! - [`ZooKeeper::children`] and [`ZooKeeper::properties`] return views kept current by watches;
+//!   callbacks are called at once and after each change, and with [`Change::Deleted`] when the
+//!   node goes (zc.zk called them without arguments). They run on one notifier task per view,
+//!   in order, never concurrently (see [`view`]).
+//! - [`Properties::update`] and [`Properties::set`] are compare-and-set with retry, write to the
+//!   node, and change the local view only after the server accepted the write.
+//! - Node data follows zc.zk's rules ([`data`]); null data is `{}` and never breaks a watch.
+//! - The low-level [`zk_session::Client`] (the seed's `handle`) is [`ZooKeeper::client`].
+#![forbid(unsafe_code)]
+
+pub mod address;
+pub mod children;
+pub mod data;
+pub mod error;
+pub mod properties;
+pub mod registration;
+pub mod view;
+pub mod zookeeper;
+
+pub use address::Address;
+pub use children::Children;
+pub use data::PropertyMap;
+pub use error::{Error, Result};
+pub use properties::Properties;
+pub use registration::{RegisterOptions, Registration, RegistrationStatus};
+pub use view::{CallbackError, CallbackResult, Change, Changes};
+pub use zk_session;
+pub use zookeeper::{
+    CONNECTION_STRING_ENV, DEFAULT_CONNECTION_STRING, SessionChanges, ZooKeeper, ZooKeeperOptions,
+};

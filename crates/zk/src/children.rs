@@ -1,0 +1,249 @@
+//! [`Children`]: a node's child names, kept current by child watches.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::warn;
+use zk_session::Error as ZkError;
+
+use crate::error::Result;
+use crate::view::{Alive, CallbackResult, Change, Changes, Snapshot, Subscribers, gone, notifier};
+use crate::zookeeper::{Shared, ZooKeeper};
+
+/// The sorted child names of a node, kept current.
+///
+/// Created by [`ZooKeeper::children`]. Reading never blocks. Subscribe with
+/// [`on_change`](Children::on_change) or read [`changes`](Children::changes). Dropping the last
+/// handle (and its streams) removes its watches, locally and on the server.
+#[derive(Debug, Clone)]
+pub struct Children {
+    path: String,
+    rx: watch::Receiver<Snapshot<Vec<String>>>,
+    subscribers: Arc<Subscribers<Vec<String>>>,
+    alive: Arc<Alive>,
+}
+
+impl ZooKeeper {
+    /// The children of `path`, kept current.
+    ///
+    /// # Errors
+    /// `NoNode` when the node does not exist; the connection errors.
+    pub async fn children(&self, path: &str) -> Result<Children> {
+        let client = self.client();
+        let (mut names, watcher) = client.get_children_watch(path).await?;
+        names.sort_unstable();
+        let snapshot = Snapshot {
+            value: Arc::new(names),
+            deleted: false,
+            serial: 0,
+            zxid: 0,
+        };
+        let (tx, rx) = watch::channel(snapshot);
+        let subscribers = Subscribers::new("children", path);
+        let (alive, alive_rx) = Alive::new();
+        tokio::spawn(refresh(
+            self.shared.clone(),
+            path.to_owned(),
+            tx,
+            Some(watcher),
+            alive_rx.clone(),
+        ));
+        tokio::spawn(notifier(rx.clone(), subscribers.clone(), alive_rx));
+        Ok(Children {
+            path: path.to_owned(),
+            rx,
+            subscribers,
+            alive,
+        })
+    }
+}
+
+impl Children {
+    /// The path watched.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The child names, sorted.
+    pub fn names(&self) -> Arc<Vec<String>> {
+        self.rx.borrow().value.clone()
+    }
+
+    /// How many children.
+    pub fn len(&self) -> usize {
+        self.rx.borrow().value.len()
+    }
+
+    /// Whether there are no children (or the node was deleted).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `name` is a child.
+    pub fn contains(&self, name: &str) -> bool {
+        self.rx
+            .borrow()
+            .value
+            .binary_search_by(|n| n.as_str().cmp(name))
+            .is_ok()
+    }
+
+    /// Whether the node was deleted (the names are then empty for good).
+    pub fn is_deleted(&self) -> bool {
+        self.rx.borrow().deleted
+    }
+
+    /// Calls `callback` now with the current names, then after every change, and with
+    /// [`Change::Deleted`] when the node goes. See the [`view`](crate::view) module for which
+    /// task runs it.
+    ///
+    /// # Errors
+    /// The error of the first call; the callback is then not kept.
+    pub fn on_change(
+        &self,
+        callback: impl Fn(&Change<Vec<String>>) -> CallbackResult + Send + Sync + 'static,
+    ) -> std::result::Result<(), crate::view::CallbackError> {
+        let current = self.rx.borrow().clone();
+        self.subscribers.subscribe(&current, Arc::new(callback))
+    }
+
+    /// The number of subscribed callbacks.
+    pub fn subscriber_count(&self) -> usize {
+        self.subscribers.len()
+    }
+
+    /// The current names, then every change.
+    pub fn changes(&self) -> Changes<Vec<String>> {
+        Changes::new(self.rx.clone(), self.alive.clone())
+    }
+
+    /// Waits until `condition` holds for the names, or `timeout`.
+    ///
+    /// # Errors
+    /// `Timeout`.
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        condition: impl Fn(&[String]) -> bool,
+    ) -> Result<()> {
+        let mut rx = self.rx.clone();
+        let wait = async {
+            loop {
+                if condition(&rx.borrow_and_update().value) {
+                    return Ok(());
+                }
+                if rx.changed().await.is_err() {
+                    return Err(ZkError::Closed.into());
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| ZkError::Timeout)?
+    }
+}
+
+/// Keeps the snapshot current until every reader is gone or the node is deleted.
+async fn refresh(
+    shared: Arc<Shared>,
+    path: String,
+    tx: watch::Sender<Snapshot<Vec<String>>>,
+    mut watcher: Option<zk_session::OneshotWatcher>,
+    mut alive: watch::Receiver<()>,
+) {
+    let mut generation = shared.generation.clone();
+    let mut serial = 0;
+    loop {
+        if let Some(w) = watcher.take() {
+            // Any event means a re-read: a change, a deletion (the read says NoNode), or the end
+            // of the session (the read fails and waits for the next one).
+            tokio::select! {
+                _ = w.changed() => {}
+                _ = generation.changed() => {}
+                () = gone(&mut alive) => return,
+            }
+        }
+        let current = generation.borrow_and_update().clone();
+        if current.closed {
+            return;
+        }
+        match current.client.get_children_watch(&path).await {
+            Ok((mut names, w)) => {
+                names.sort_unstable();
+                watcher = Some(w);
+                tx.send_if_modified(|s| {
+                    if *s.value == names && !s.deleted {
+                        return false;
+                    }
+                    serial += 1;
+                    *s = Snapshot {
+                        value: Arc::new(names),
+                        deleted: false,
+                        serial,
+                        zxid: 0,
+                    };
+                    true
+                });
+            }
+            Err(ZkError::NoNode) => {
+                tx.send_modify(|s| {
+                    serial += 1;
+                    *s = Snapshot {
+                        value: Arc::new(Vec::new()),
+                        deleted: true,
+                        serial,
+                        zxid: 0,
+                    };
+                });
+                return;
+            }
+            Err(e) => {
+                if !wait_after_error(&current.client, &mut generation, &e, &path, "children").await
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Waits until a failed read may be retried: connected again, or a new session. False when the
+/// handle was closed.
+pub(crate) async fn wait_after_error(
+    client: &zk_session::Client,
+    generation: &mut watch::Receiver<crate::zookeeper::Generation>,
+    error: &ZkError,
+    path: &str,
+    what: &'static str,
+) -> bool {
+    if error.is_terminal() {
+        wait_generation(generation).await;
+        return !generation.borrow().closed;
+    }
+    if !matches!(error, ZkError::ConnectionLoss | ZkError::Timeout) {
+        warn!(target: "zc_zk", what, path, %error, "read failed; retrying");
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = generation.changed() => {}
+        }
+        return !generation.borrow().closed;
+    }
+    tokio::select! {
+        _ = client.wait_connected(None) => {}
+        _ = generation.changed() => {}
+    }
+    !generation.borrow().closed
+}
+
+/// Waits for the next generation (or the close).
+pub(crate) async fn wait_generation(
+    generation: &mut watch::Receiver<crate::zookeeper::Generation>,
+) {
+    let number = generation.borrow().number;
+    while !generation.borrow().closed && generation.borrow().number == number {
+        if generation.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! zc.zk's node data rules: properties are a JSON object.
+//!
+//! - Empty, whitespace-only or null data is `{}`.
+//! - Data that is not a JSON object (after trimming, it must start with `{`, end with `}` and
+//!   parse) is `{"string_value": <the raw data>}`.
+//! - Writing `{"string_value": x}` alone writes `x` raw; anything else is written as compact
+//!   JSON.
+
+use serde_json::{Map, Value};
+
+/// Properties: a JSON object.
+pub type PropertyMap = Map<String, Value>;
+
+/// The key zc.zk uses for data that is not a JSON object.
+pub const STRING_VALUE: &str = "string_value";
+
+/// Decodes node data into properties, never failing.
+pub fn decode(data: Option<&[u8]>) -> PropertyMap {
+    let Some(data) = data else {
+        return PropertyMap::new();
+    };
+    let text = String::from_utf8_lossy(data);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return PropertyMap::new();
+    }
+    if trimmed.starts_with('{') && trimmed.ends_with('}') {
+        match serde_json::from_str::<Value>(trimmed) {
+            Ok(Value::Object(map)) => return map,
+            _ => tracing::warn!(target: "zc_zk", "bad json data in node; using string_value"),
+        }
+    }
+    let mut map = PropertyMap::new();
+    map.insert(STRING_VALUE.to_owned(), Value::String(text.into_owned()));
+    map
+}
+
+/// Encodes properties as node data.
+pub fn encode(props: &PropertyMap) -> Vec<u8> {
+    if props.len() == 1 {
+        if let Some(Value::String(raw)) = props.get(STRING_VALUE) {
+            return raw.as_bytes().to_vec();
+        }
+    }
+    serde_json::to_vec(props).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn obj(v: Value) -> PropertyMap {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn empty_and_null_data_are_empty_properties() {
+        assert_eq!(decode(None), PropertyMap::new());
+        assert_eq!(decode(Some(b"")), PropertyMap::new());
+        assert_eq!(decode(Some(b"  \n")), PropertyMap::new());
+    }
+
+    #[test]
+    fn non_object_data_is_a_string_value() {
+        for raw in ["xxx", "{xxx}", "\n{xxx}\n", "[1,2]"] {
+            assert_eq!(
+                decode(Some(raw.as_bytes())),
+                obj(json!({"string_value": raw})),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_objects_round_trip_compactly() {
+        let props = obj(json!({"a": 1, "b": [true, null]}));
+        let data = encode(&props);
+        assert_eq!(data, br#"{"a":1,"b":[true,null]}"#);
+        assert_eq!(decode(Some(&data)), props);
+    }
+
+    #[test]
+    fn lone_string_value_is_written_raw_and_empty_is_braces() {
+        assert_eq!(encode(&obj(json!({"string_value": "xxx"}))), b"xxx");
+        assert_eq!(encode(&PropertyMap::new()), b"{}");
+    }
+}
