@@ -408,6 +408,26 @@ impl Client {
 
     // ----- operations -----
 
+    /// Sends a request built by hand: `body` is the encoded request record for `op` (paths in it
+    /// are sent as they are: no chroot is added). The reply comes back whatever its error code;
+    /// decode its body with [`zk_proto::Response::decode_reply`]. For what the typed operations
+    /// do not cover.
+    ///
+    /// # Errors
+    /// The connection errors.
+    pub async fn request(&self, op: OpCode, body: Bytes) -> Result<Reply> {
+        let request = OutgoingRequest::encode(op, |b| b.extend_from_slice(&body));
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .commands
+            .send(Command::Request {
+                request,
+                pending: Pending { reply, watch: None },
+            })
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
     /// Creates a node and returns its path (with any sequence suffix) and Stat. Uses create2,
     /// createContainer or createTTL as the mode needs.
     ///

@@ -15,10 +15,30 @@ use zk_proto::{ConnectRequest, ConnectResponse, Jute, OpCode, RequestHeader};
 /// learns of the expiry when it reconnects. This is the technique of ZooKeeper's own
 /// `SessionTest`; unlike a client-side fake, the server really forgets the session.
 ///
+/// The original client may reconnect at the same moment and take the session back (each
+/// resumption drops the other connection), so the takeover is retried until the server confirms
+/// the close or says the session is already gone.
+///
 /// # Errors
-/// I/O errors, a handshake the server refused, or no reply within 10 s.
+/// I/O errors, or no success within 10 s.
 pub async fn expire_session(addr: &str, session_id: i64, passwd: Bytes) -> io::Result<()> {
     let work = async {
+        let mut last = io::Error::other("no attempt");
+        for _ in 0..50 {
+            match takeover(addr, session_id, passwd.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    };
+    tokio::time::timeout(Duration::from_secs(10), work)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no reply from the server"))?
+}
+
+async fn takeover(addr: &str, session_id: i64, passwd: Bytes) -> io::Result<()> {
+    {
         let mut stream = TcpStream::connect(addr).await?;
         let mut out = BytesMut::new();
         let request = ConnectRequest {
@@ -31,29 +51,38 @@ pub async fn expire_session(addr: &str, session_id: i64, passwd: Bytes) -> io::R
         };
         write_frame(&mut out, |b| request.encode(b));
         stream.write_all(&out).await?;
-        let response = read_frame(&mut stream).await?;
+        let response = read_frame(&mut stream)
+            .await
+            .map_err(|e| io::Error::new(e.kind(), format!("reading the ConnectResponse: {e}")))?;
         let response: ConnectResponse = zk_proto::from_bytes(response, "ConnectResponse")
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        if response.is_expired() || response.session_id != session_id {
-            return Err(io::Error::other("the server refused to resume the session"));
+        if response.is_expired() {
+            // Already gone: as good as closed.
+            return Ok(());
         }
         out.clear();
-        write_frame(&mut out, |b| RequestHeader { xid: 1, op: OpCode::CloseSession }.encode(b));
+        write_frame(&mut out, |b| {
+            RequestHeader {
+                xid: 1,
+                op: OpCode::CloseSession,
+            }
+            .encode(b)
+        });
         stream.write_all(&out).await?;
-        read_frame(&mut stream).await?;
+        read_frame(&mut stream).await.map_err(|e| {
+            io::Error::new(e.kind(), format!("reading the CloseSession reply: {e}"))
+        })?;
         Ok(())
-    };
-    tokio::time::timeout(Duration::from_secs(10), work)
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no reply from the server"))?
+    }
 }
 
 async fn read_frame(stream: &mut TcpStream) -> io::Result<Bytes> {
     let decoder = FrameDecoder::default();
     let mut buf = BytesMut::new();
     loop {
-        if let Some(frame) =
-            decoder.decode(&mut buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+        if let Some(frame) = decoder
+            .decode(&mut buf)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
         {
             return Ok(frame);
         }
