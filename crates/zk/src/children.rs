@@ -99,11 +99,12 @@ impl Children {
     /// task runs it.
     ///
     /// # Errors
-    /// The error of the first call; the callback is then not kept.
+    /// [`Error::Callback`](crate::Error::Callback) when the first call fails; the callback is
+    /// then not kept.
     pub fn on_change(
         &self,
         callback: impl Fn(&Change<Vec<String>>) -> CallbackResult + Send + Sync + 'static,
-    ) -> std::result::Result<(), crate::view::CallbackError> {
+    ) -> Result<()> {
         let current = self.rx.borrow().clone();
         self.subscribers.subscribe(&current, Arc::new(callback))
     }

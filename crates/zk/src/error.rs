@@ -28,6 +28,9 @@ pub enum Error {
     /// Properties that are not a JSON object, or do not deserialize into the requested type.
     #[error("invalid properties: {0}")]
     InvalidProperties(String),
+    /// A callback failed on its first call (it was not subscribed).
+    #[error("callback failed: {0}")]
+    Callback(String),
     /// The ZooKeeper handle was closed.
     #[error("ZooKeeper handle closed")]
     Closed,

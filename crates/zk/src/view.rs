@@ -119,16 +119,14 @@ impl<T: Send + Sync + 'static> Subscribers<T> {
         })
     }
 
-    /// Calls `cb` now with `current`; keeps it if that call succeeded.
-    pub(crate) fn subscribe(
-        &self,
-        current: &Snapshot<T>,
-        cb: Callback<T>,
-    ) -> Result<(), CallbackError> {
+    /// Calls `cb` now with `current`; keeps it if that call succeeded. A first call that
+    /// cancels is not an error, but the callback is not kept.
+    pub(crate) fn subscribe(&self, current: &Snapshot<T>, cb: Callback<T>) -> crate::Result<()> {
         match catch_unwind(AssertUnwindSafe(|| cb(&current.change()))) {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(CallbackError::Failed("callback panicked".into())),
+            Ok(Err(CallbackError::Cancel)) => return Ok(()),
+            Ok(Err(CallbackError::Failed(e))) => return Err(crate::Error::Callback(e.to_string())),
+            Err(_) => return Err(crate::Error::Callback("callback panicked".into())),
         }
         let id = {
             let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
