@@ -316,10 +316,8 @@ async fn create_initial(
         if owner != 0 && owner == client.session_id() {
             return Ok(());
         }
-        if shared.is_previous_session(owner) {
-            if delete_node(client, path).await.is_ok() {
-                continue;
-            }
+        if shared.is_previous_session(owner) && delete_node(client, path).await.is_ok() {
+            continue;
         }
         let now = tokio::time::Instant::now();
         if now >= deadline {
