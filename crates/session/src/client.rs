@@ -240,6 +240,7 @@ impl Client {
             state: state_tx,
             events,
             credentials,
+            server_version: std::sync::Mutex::new(None),
             last_zxid,
         });
         let (commands, rx) = mpsc::unbounded_channel();
@@ -311,6 +312,17 @@ impl Client {
     /// The highest zxid this client has seen, as of the last state change.
     pub fn last_zxid_seen(&self) -> i64 {
         self.inner.shared.last_zxid.load(Ordering::Relaxed)
+    }
+
+    /// The server's version line (e.g. `3.8.0-5a02a…, built on …`), once the driver has probed
+    /// it with `srvr` after connecting.
+    pub fn server_version(&self) -> Option<String> {
+        self.inner
+            .shared
+            .server_version
+            .lock()
+            .ok()
+            .and_then(|v| v.clone())
     }
 
     /// State changes from now on.

@@ -129,6 +129,10 @@ pub struct SessionConfig {
     pub max_frame_len: usize,
     /// The seed of the host shuffle and backoff jitter (deterministic tests). Default: random.
     pub seed: Option<u64>,
+    /// Whether the driver asks each server it connects to for its version (the `srvr`
+    /// four-letter word, on a side connection), so that ops newer than the server are refused
+    /// locally instead of costing a reconnect. Default true.
+    pub probe_server_version: bool,
     /// The zxid to start from (a new session otherwise starts at 0). Keeping it across sessions
     /// gives monotonic reads over session re-creation.
     pub last_zxid_seen: i64,
@@ -146,6 +150,7 @@ impl Default for SessionConfig {
             close_timeout: Duration::from_secs(2),
             max_frame_len: zk_proto::frame::DEFAULT_MAX_FRAME_LEN,
             seed: None,
+            probe_server_version: true,
             last_zxid_seen: 0,
         }
     }

@@ -73,6 +73,8 @@ pub(crate) struct Shared {
     pub(crate) events: broadcast::Sender<SessionEvent>,
     /// The session id and password, for resuming the session elsewhere.
     pub(crate) credentials: std::sync::Mutex<(i64, bytes::Bytes)>,
+    /// The server's version line from `srvr`, once probed.
+    pub(crate) server_version: std::sync::Mutex<Option<String>>,
     /// The session's last seen zxid, refreshed on every turn of the driver loop.
     pub(crate) last_zxid: std::sync::atomic::AtomicI64,
 }
@@ -102,6 +104,25 @@ async fn connect(host: HostPort) -> io::Result<TcpStream> {
     Err(last_err.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
 }
 
+/// Asks the server at `addr` for its version with the `srvr` four-letter word (always
+/// whitelisted), on a side connection, within 2 s.
+async fn probe_version(addr: std::net::SocketAddr) -> Option<String> {
+    let work = async {
+        let mut stream = TcpStream::connect(addr).await.ok()?;
+        stream.write_all(b"srvr").await.ok()?;
+        let mut out = Vec::new();
+        stream.read_to_end(&mut out).await.ok()?;
+        let text = String::from_utf8_lossy(&out).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix("Zookeeper version: "))
+            .map(str::to_owned)
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(2), work)
+        .await
+        .ok()
+        .flatten()
+}
+
 type ConnectFuture =
     std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<TcpStream>> + Send>>;
 
@@ -119,6 +140,9 @@ pub(crate) async fn run(
     let mut wbuf = BytesMut::with_capacity(64 * 1024);
     let mut rbuf = vec![0u8; READ_BUF];
     let mut commands_open = true;
+    let mut peer: Option<std::net::SocketAddr> = None;
+    let (probe_tx, mut probe_rx) = mpsc::unbounded_channel::<String>();
+    let probe = session_probe_enabled(&session);
 
     loop {
         // Carry out everything the session asked for.
@@ -144,6 +168,18 @@ pub(crate) async fn run(
             }
         }
         while let Some(event) = session.poll_event() {
+            if probe && session.server_version().is_none() {
+                if let (Event::State(ev), Some(addr)) = (&event, peer) {
+                    if ev.state.is_connected() {
+                        let tx = probe_tx.clone();
+                        tokio::spawn(async move {
+                            if let Some(version) = probe_version(addr).await {
+                                let _ = tx.send(version);
+                            }
+                        });
+                    }
+                }
+            }
             dispatch(&mut session, &mut watchers, &shared, event);
         }
         shared.last_zxid.store(
@@ -199,6 +235,7 @@ pub(crate) async fn run(
                 let id = connecting.take().map_or(0, |(id, _)| id);
                 match result {
                     Ok(stream) => {
+                        peer = stream.peer_addr().ok();
                         let (r, w) = stream.into_split();
                         reader = Some(r);
                         writer = Some(w);
@@ -233,6 +270,14 @@ pub(crate) async fn run(
                             session.close(now(), Pending { reply, watch: None });
                         }
                     }
+                }
+            }
+            Some(version) = probe_rx.recv() => {
+                if let Some(parsed) = crate::session::parse_version(&version) {
+                    session.handle_server_version(parsed);
+                }
+                if let Ok(mut slot) = shared.server_version.lock() {
+                    *slot = Some(version);
                 }
             }
             () = async {
@@ -338,4 +383,8 @@ fn dispatch(
             let _ = shared.events.send(ev);
         }
     }
+}
+
+fn session_probe_enabled(session: &Session<Pending>) -> bool {
+    session.config().probe_server_version
 }

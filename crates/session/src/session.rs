@@ -209,6 +209,7 @@ pub struct Session<C> {
     ping_in_flight: bool,
     close_token: Option<C>,
     unsupported: Vec<OpCode>,
+    server_version: Option<(u32, u32, u32)>,
     watches: WatchRegistry,
     timers: TimerTable,
 
@@ -254,6 +255,7 @@ impl<C> Session<C> {
             ping_in_flight: false,
             close_token: None,
             unsupported: Vec::new(),
+            server_version: None,
             watches: WatchRegistry::default(),
             timers: TimerTable::default(),
             send_buf: BytesMut::with_capacity(4096),
@@ -288,6 +290,11 @@ impl<C> Session<C> {
     /// The highest zxid seen in a reply.
     pub fn last_zxid_seen(&self) -> i64 {
         self.last_zxid
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
     }
 
     /// The chroot applied to paths.
@@ -594,6 +601,19 @@ impl<C> Session<C> {
         if self.in_flight.len() < self.config.max_in_flight && self.queue.is_empty() {
             self.send_request(now, request, None);
         }
+    }
+
+    /// The server's version, as its `srvr` four-letter word reported it: ops newer than the
+    /// server are then refused locally with [`Error::Unsupported`] instead of being sent (an
+    /// unknown op makes the server drop the connection).
+    pub fn handle_server_version(&mut self, version: (u32, u32, u32)) {
+        debug!(target: "zookeeper", version = format_args!("{}.{}.{}", version.0, version.1, version.2), "server version");
+        self.server_version = Some(version);
+    }
+
+    /// The server version, once known.
+    pub fn server_version(&self) -> Option<(u32, u32, u32)> {
+        self.server_version
     }
 
     /// Closes the session: sends what is queued, then CloseSession, and waits for its reply up to
@@ -1054,11 +1074,11 @@ impl<C> Session<C> {
     }
 
     fn unsupported_op(&self, op: OpCode) -> Option<&'static str> {
-        if self.unsupported.contains(&op) {
-            min_version(op)
-        } else {
-            None
-        }
+        let min = min_version(op)?;
+        let too_old = self
+            .server_version
+            .is_some_and(|v| parse_version(min).is_some_and(|m| v < m));
+        (too_old || self.unsupported.contains(&op)).then_some(min)
     }
 
     fn note_zxid(&mut self, zxid: i64) {
@@ -1140,6 +1160,18 @@ fn terminal_error(state: SessionState, last_zxid_seen: i64) -> Error {
     }
 }
 
+/// Parses `major.minor.patch` at the start of `text` (as in `srvr`'s
+/// `Zookeeper version: 3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f, built on ...`).
+pub fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let patch = parts.next()?.parse().ok()?;
+    Some((major, minor, patch))
+}
+
 /// The first server version with `op`, for ops newer than 3.4.
 pub fn min_version(op: OpCode) -> Option<&'static str> {
     match op {
@@ -1169,5 +1201,40 @@ impl<C> std::fmt::Debug for Session<C> {
             .field("queued", &self.queue.len())
             .field("watches", &self.watches.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn srvr_version_line_parses() {
+        let line = "3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f, built on 2022-02-25 08:49 UTC";
+        assert_eq!(parse_version(line), Some((3, 8, 0)));
+        assert_eq!(parse_version("garbage"), None);
+    }
+
+    #[test]
+    fn ops_newer_than_the_server_are_refused_locally() {
+        let connect: ConnectString = "127.0.0.1:1".parse().unwrap();
+        let mut s: Session<u32> = Session::new(SessionConfig::default(), connect, Instant::now());
+        s.handle_server_version((3, 5, 9));
+        assert_eq!(s.unsupported_op(OpCode::AddWatch), Some("3.6.0"));
+        assert_eq!(s.unsupported_op(OpCode::CreateTTL), None);
+        assert_eq!(s.unsupported_op(OpCode::GetData), None);
+        let request = OutgoingRequest::encode(OpCode::WhoAmI, |_| {});
+        s.submit(Instant::now(), request, 7);
+        let refused = std::iter::from_fn(|| s.poll_event()).find_map(|e| match e {
+            Event::Completed { token: 7, result } => Some(result),
+            _ => None,
+        });
+        assert_eq!(
+            refused,
+            Some(Err(Error::Unsupported {
+                op: "whoAmI",
+                min_version: "3.7.0"
+            }))
+        );
     }
 }

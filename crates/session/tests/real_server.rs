@@ -539,3 +539,21 @@ async fn more_than_128k_of_watched_paths_are_rearmed_in_split_batches() {
     other.close().await;
     c.close().await;
 }
+
+#[tokio::test]
+async fn the_server_version_is_probed_after_connecting() {
+    let c = client().await;
+    timeout(WAIT, async {
+        while c.server_version().is_none() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("srvr answered");
+    assert!(
+        c.server_version().unwrap().starts_with("3."),
+        "{:?}",
+        c.server_version()
+    );
+    c.close().await;
+}

@@ -15,15 +15,15 @@ use bytes::{Bytes, BytesMut};
 use zk_proto::frame::{FrameDecoder, write_frame};
 use zk_proto::header::{AUTH_XID, NOTIFICATION_XID, PING_XID, SET_WATCHES_XID};
 use zk_proto::{
-    ACL, ConnectRequest, ConnectResponse, CreateMode, CreateRequest, CreateResponse,
-    DeleteRequest, ErrorCode, EventType, ExistsRequest, GetChildren2Response, GetChildrenRequest,
+    ACL, ConnectRequest, ConnectResponse, CreateMode, CreateRequest, CreateResponse, DeleteRequest,
+    ErrorCode, EventType, ExistsRequest, GetChildren2Response, GetChildrenRequest,
     GetChildrenResponse, GetDataRequest, GetDataResponse, Jute, KeeperState, OpCode, Reader,
     ReplyHeader, Request, RequestHeader, SetDataRequest, SetDataResponse, Stat, SyncResponse,
     WatcherEvent, WatcherType,
 };
 use zk_session::{
-    Action, ConnectString, Error, Event, HostPort, OutgoingRequest, Reply, Session,
-    SessionConfig, SessionState, WatchKind, WatchRegistration, WatchedEvent, WatcherId,
+    Action, ConnectString, Error, Event, HostPort, OutgoingRequest, Reply, Session, SessionConfig,
+    SessionState, WatchKind, WatchRegistration, WatchedEvent, WatcherId,
 };
 
 /// The fake server's passwords are derived from the session id (as the real server's are).
@@ -421,8 +421,20 @@ impl ZkServer {
             pn.stat.cversion += 1;
             pn.stat.pzxid = zxid;
         }
-        self.notify_data(EventType::NodeDeleted, path);
-        self.notify_child(EventType::NodeDeleted, path);
+        // One NodeDeleted per session, whether it watched the data, the children or both
+        // (`DataTree.deleteNode` passes the already-notified set to the child watches).
+        let mut fired = Vec::new();
+        for (sid, s) in &mut self.sessions {
+            let data = s.data_watches.remove(path);
+            let child = s.child_watches.remove(path);
+            if data || child {
+                fired.push(*sid);
+            }
+        }
+        for sid in fired {
+            self.outbox
+                .push((sid, notification_frame(EventType::NodeDeleted, path, -1)));
+        }
         self.notify_child(EventType::NodeChildrenChanged, &p);
         Ok(())
     }
@@ -574,12 +586,18 @@ impl ZkServer {
             }
             (OpCode::SetWatches | OpCode::SetWatches2, body) => {
                 let (rel, data, exist, child) = match body {
-                    Request::SetWatches(w) => {
-                        (w.relative_zxid, w.data_watches, w.exist_watches, w.child_watches)
-                    }
-                    Request::SetWatches2(w) => {
-                        (w.relative_zxid, w.data_watches, w.exist_watches, w.child_watches)
-                    }
+                    Request::SetWatches(w) => (
+                        w.relative_zxid,
+                        w.data_watches,
+                        w.exist_watches,
+                        w.child_watches,
+                    ),
+                    Request::SetWatches2(w) => (
+                        w.relative_zxid,
+                        w.data_watches,
+                        w.exist_watches,
+                        w.child_watches,
+                    ),
                     _ => unreachable!(),
                 };
                 self.set_watches(sid, rel, data, exist, child);
@@ -594,7 +612,10 @@ impl ZkServer {
             }
             (_, Request::GetData(r)) => {
                 let path = r.path.unwrap_or_default();
-                match (self.nodes.get(&path).map(|n| n.data.clone()), self.stat(&path)) {
+                match (
+                    self.nodes.get(&path).map(|n| n.data.clone()),
+                    self.stat(&path),
+                ) {
                     (Some(data), Some(stat)) => {
                         if r.watch {
                             self.watch(sid, &path, false);
@@ -665,9 +686,9 @@ impl ZkServer {
                 let path = r.path.unwrap_or_default();
                 let data = r.data.unwrap_or_default();
                 match self.set_data(&path, &data, r.version) {
-                    Ok(stat) => {
-                        self.reply(conn, xid, ErrorCode::Ok, |b| SetDataResponse { stat }.encode(b))
-                    }
+                    Ok(stat) => self.reply(conn, xid, ErrorCode::Ok, |b| {
+                        SetDataResponse { stat }.encode(b)
+                    }),
                     Err(e) => self.reply(conn, xid, e, |_| {}),
                 }
             }
@@ -683,11 +704,14 @@ impl ZkServer {
             }),
             (_, Request::RemoveWatches(r)) => {
                 let path = r.path.unwrap_or_default();
-                let removed = self.sessions.get_mut(&sid).is_some_and(|s| match r.watcher_type {
-                    WatcherType::Data => s.data_watches.remove(&path),
-                    WatcherType::Children => s.child_watches.remove(&path),
-                    _ => s.data_watches.remove(&path) | s.child_watches.remove(&path),
-                });
+                let removed = self
+                    .sessions
+                    .get_mut(&sid)
+                    .is_some_and(|s| match r.watcher_type {
+                        WatcherType::Data => s.data_watches.remove(&path),
+                        WatcherType::Children => s.child_watches.remove(&path),
+                        _ => s.data_watches.remove(&path) | s.child_watches.remove(&path),
+                    });
                 let err = if removed {
                     ErrorCode::Ok
                 } else {
@@ -761,7 +785,13 @@ impl ZkServer {
     }
 
     /// Writes a reply with the server's last zxid (or holds it back).
-    fn reply(&mut self, conn: &mut Conn, xid: i32, err: ErrorCode, body: impl FnOnce(&mut BytesMut)) {
+    fn reply(
+        &mut self,
+        conn: &mut Conn,
+        xid: i32,
+        err: ErrorCode,
+        body: impl FnOnce(&mut BytesMut),
+    ) {
         // Notifications caused by this request go first.
         self.route_notifications(conn);
         let mut frame = BytesMut::new();
@@ -1006,7 +1036,7 @@ impl Pair {
                     let bytes = conn.out.split_to(n);
                     let id = conn.id;
                     self.session.handle_bytes(id, self.now, &bytes);
-                } else if conn.close_after_out {
+                } else if conn.close_after_out && conn.held.is_empty() {
                     progress = true;
                     let id = conn.id;
                     self.close_live();
@@ -1302,6 +1332,18 @@ impl Pair {
             }
             .encode(b)
         })
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        // The session must never write while it has no connection.
+        if !std::thread::panicking() {
+            assert_eq!(
+                self.stray_transmits, 0,
+                "the session transmitted without a connection"
+            );
+        }
     }
 }
 
