@@ -44,8 +44,7 @@ pub(crate) struct Pending {
     pub(crate) watch: Option<PendingWatch>,
 }
 
-/// What a [`Client`](crate::Client) asks of its driver.
-#[derive(Debug)]
+/// What a [`Client`](crate::Client) asks of its driver. Not `Debug`: it carries credentials.
 pub(crate) enum Command {
     Request {
         request: OutgoingRequest,
@@ -67,7 +66,6 @@ pub(crate) enum Command {
 }
 
 /// State shared between the driver and its handles.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) state: watch::Sender<SessionEvent>,
     pub(crate) events: broadcast::Sender<SessionEvent>,
@@ -77,6 +75,15 @@ pub(crate) struct Shared {
     pub(crate) server_version: std::sync::Mutex<Option<String>>,
     /// The session's last seen zxid, refreshed on every turn of the driver loop.
     pub(crate) last_zxid: std::sync::atomic::AtomicI64,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The session password is deliberately left out.
+        f.debug_struct("Shared")
+            .field("state", &*self.state.borrow())
+            .finish_non_exhaustive()
+    }
 }
 
 /// How many commands are taken from the channel before the session's bytes are written, so

@@ -557,3 +557,14 @@ async fn the_server_version_is_probed_after_connecting() {
     );
     c.close().await;
 }
+
+#[tokio::test]
+async fn debug_output_never_shows_the_session_password_or_credentials() {
+    let c = client().await;
+    c.add_auth("digest", b"carol:hunter2").await.unwrap();
+    let (_, passwd) = c.session_credentials();
+    let shown = format!("{c:?}");
+    assert!(!shown.contains(&format!("{passwd:?}")), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    c.close().await;
+}

@@ -184,6 +184,22 @@ fn at_most_one_ping_in_flight_and_its_reply_re_enables_pinging() {
     pair.advance(ms(2000));
     assert_eq!(pair.live().pings(), 2);
     assert_eq!(pair.disconnects(), 0);
+
+    // With a 60 s session the ping interval is capped at 10 s while the read timeout is 40 s:
+    // three and a half silent intervals, one ping.
+    let cfg = SessionConfig {
+        session_timeout: secs(60),
+        ..config()
+    };
+    let mut pair = Pair::new("h1:2181", cfg);
+    pair.server.max_timeout_ms = 60_000;
+    pair.server.reply_pings = false;
+    pair.drive();
+    pair.advance(ms(9999));
+    assert_eq!(pair.live().pings(), 0);
+    pair.advance(ms(25_001));
+    assert_eq!(pair.live().pings(), 1);
+    assert!(pair.session.state().is_connected());
 }
 
 // ----- losing a connection -----

@@ -1363,8 +1363,11 @@ fn with_watch(
     }
 }
 
-/// The SetWatches frames (either version) among `frames`: (relativeZxid, data, exist, child).
-pub fn set_watches(frames: &[Rx]) -> Vec<(i64, Vec<String>, Vec<String>, Vec<String>)> {
+/// One SetWatches frame: (relativeZxid, data, exist, child watches).
+pub type WatchBatch = (i64, Vec<String>, Vec<String>, Vec<String>);
+
+/// The SetWatches frames (either version) among `frames`.
+pub fn set_watches(frames: &[Rx]) -> Vec<WatchBatch> {
     frames
         .iter()
         .filter_map(|f| match f {
