@@ -141,7 +141,10 @@ enum State {
 
 struct Queued<C> {
     request: OutgoingRequest,
-    token: C,
+    /// `None` for the session's own requests (removeWatches).
+    token: Option<C>,
+    /// When it fails with Timeout if still not sent while disconnected; `None` until the session
+    /// is disconnected (a request queued behind the in-flight limit waits from the disconnect).
     deadline: Option<Instant>,
 }
 
@@ -210,6 +213,7 @@ pub struct Session<C> {
     close_token: Option<C>,
     unsupported: Vec<OpCode>,
     server_version: Option<(u32, u32, u32)>,
+    read_only: bool,
     watches: WatchRegistry,
     timers: TimerTable,
 
@@ -256,6 +260,7 @@ impl<C> Session<C> {
             close_token: None,
             unsupported: Vec::new(),
             server_version: None,
+            read_only: false,
             watches: WatchRegistry::default(),
             timers: TimerTable::default(),
             send_buf: BytesMut::with_capacity(4096),
@@ -305,7 +310,9 @@ impl<C> Session<C> {
     /// The current state.
     pub fn state(&self) -> SessionState {
         match self.state {
-            State::Connected | State::Closing => SessionState::Connected { read_only: false },
+            State::Connected | State::Closing => SessionState::Connected {
+                read_only: self.read_only,
+            },
             State::Connecting | State::Handshaking | State::Backoff => {
                 if self.ever_connected {
                     SessionState::Disconnected
@@ -507,6 +514,7 @@ impl<C> Session<C> {
                 Timer::Close => {
                     if self.state == State::Closing {
                         debug!(target: "zookeeper", "no reply to CloseSession in time");
+                        self.actions.push_back(Action::Disconnect);
                         self.finish(SessionState::Closed, Error::Closed);
                     }
                 }
@@ -542,14 +550,10 @@ impl<C> Session<C> {
             self.send_request(now, request, Some(token));
             return;
         }
-        let deadline = self
-            .config
-            .request_timeout
-            .or(Some(self.config.session_timeout))
-            .map(|t| now + t);
+        let deadline = (self.state != State::Connected).then(|| now + self.request_timeout());
         self.queue.push_back(Queued {
             request,
-            token,
+            token: Some(token),
             deadline,
         });
         if self.state != State::Connected {
@@ -600,6 +604,12 @@ impl<C> Session<C> {
         });
         if self.in_flight.len() < self.config.max_in_flight && self.queue.is_empty() {
             self.send_request(now, request, None);
+        } else {
+            self.queue.push_back(Queued {
+                request,
+                token: None,
+                deadline: None,
+            });
         }
     }
 
@@ -631,7 +641,7 @@ impl<C> Session<C> {
             }
             State::Connected => {
                 while let Some(q) = self.queue.pop_front() {
-                    self.send_request(now, q.request, Some(q.token));
+                    self.send_request(now, q.request, q.token);
                 }
                 let request = OutgoingRequest::encode(OpCode::CloseSession, |_| {});
                 self.send_request(now, request, None);
@@ -665,9 +675,17 @@ impl<C> Session<C> {
             id: self.attempt_id,
             host,
         });
-        let timeout = self.config.connect_timeout.unwrap_or_else(|| {
-            timers::connect_timeout(self.config.session_timeout, self.hosts.len())
-        });
+        // Before the first handshake the requested timeout is all there is; after it, the
+        // negotiated one (the Java client's `onConnected` recomputes `connectTimeout`).
+        let session_timeout = if self.negotiated.is_zero() {
+            self.config.session_timeout
+        } else {
+            self.negotiated
+        };
+        let timeout = self
+            .config
+            .connect_timeout
+            .unwrap_or_else(|| timers::connect_timeout(session_timeout, self.hosts.len()));
         self.timers.set(Timer::Connect, now + timeout);
     }
 
@@ -712,6 +730,11 @@ impl<C> Session<C> {
         }
         self.host_index = (self.host_index + 1) % self.hosts.len();
         if !self.queue.is_empty() {
+            // Requests that were waiting behind the in-flight limit wait from now on.
+            let deadline = now + self.request_timeout();
+            for q in &mut self.queue {
+                q.deadline.get_or_insert(deadline);
+            }
             self.arm_queue_timer();
         }
         if was_connected {
@@ -892,6 +915,7 @@ impl<C> Session<C> {
         self.timers
             .set(Timer::Ping, now + timers::ping_interval(self.negotiated));
         let read_only = response.read_only.unwrap_or(false);
+        self.read_only = read_only;
         info!(target: "zookeeper", session_id = format_args!("{:#x}", self.session_id), timeout_ms = response.time_out, host = %self.current_host(), resumed, read_only, "session established");
         self.emit_state(SessionState::Connected { read_only });
 
@@ -1043,11 +1067,19 @@ impl<C> Session<C> {
                     op: q.request.op.name(),
                     min_version,
                 };
-                self.complete(q.token, Err(err));
+                if let Some(token) = q.token {
+                    self.complete(token, Err(err));
+                }
                 continue;
             }
-            self.send_request(now, q.request, Some(q.token));
+            self.send_request(now, q.request, q.token);
         }
+    }
+
+    fn request_timeout(&self) -> Duration {
+        self.config
+            .request_timeout
+            .unwrap_or(self.config.session_timeout)
     }
 
     fn arm_queue_timer(&mut self) {
@@ -1064,7 +1096,9 @@ impl<C> Session<C> {
         let mut kept = VecDeque::with_capacity(self.queue.len());
         for q in std::mem::take(&mut self.queue) {
             if q.deadline.is_some_and(|d| d <= now) {
-                self.complete(q.token, Err(Error::Timeout));
+                if let Some(token) = q.token {
+                    self.complete(token, Err(Error::Timeout));
+                }
             } else {
                 kept.push_back(q);
             }
@@ -1111,8 +1145,11 @@ impl<C> Session<C> {
                 self.complete(token, Err(err.clone()));
             }
         }
-        for q in std::mem::take(&mut self.queue) {
-            self.complete(q.token, Err(err.clone()));
+        for token in std::mem::take(&mut self.queue)
+            .into_iter()
+            .filter_map(|q| q.token)
+        {
+            self.complete(token, Err(err.clone()));
         }
         for token in std::mem::take(&mut self.auth_in_flight)
             .into_iter()
