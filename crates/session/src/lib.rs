@@ -4,6 +4,7 @@
 //! Placeholder: see ARCHITECTURE.md.
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod client;
 pub mod config;
 mod driver;
