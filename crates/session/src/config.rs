@@ -133,6 +133,8 @@ pub struct SessionConfig {
     /// four-letter word, on a side connection), so that ops newer than the server are refused
     /// locally instead of costing a reconnect. Default true.
     pub probe_server_version: bool,
+    /// SASL DIGEST-MD5 credentials, used on every connection before anything else is sent.
+    pub sasl: Option<crate::sasl::SaslConfig>,
     /// The zxid to start from (a new session otherwise starts at 0). Keeping it across sessions
     /// gives monotonic reads over session re-creation.
     pub last_zxid_seen: i64,
@@ -151,6 +153,7 @@ impl Default for SessionConfig {
             max_frame_len: zk_proto::frame::DEFAULT_MAX_FRAME_LEN,
             seed: None,
             probe_server_version: true,
+            sasl: None,
             last_zxid_seen: 0,
         }
     }

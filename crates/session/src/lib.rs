@@ -13,6 +13,7 @@ pub mod event;
 pub mod ops;
 pub mod path;
 pub mod rng;
+pub mod sasl;
 pub mod session;
 pub mod testing;
 pub mod timers;

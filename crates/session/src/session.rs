@@ -8,9 +8,9 @@ use tracing::{debug, info, trace, warn};
 use zk_proto::frame::{FrameDecoder, write_frame};
 use zk_proto::header::{AUTH_XID, NOTIFICATION_XID, PING_XID, SET_WATCHES_XID};
 use zk_proto::{
-    AuthPacket, ConnectRequest, ConnectResponse, ErrorCode, Jute, KeeperState, OpCode, Reader,
-    RemoveWatchesRequest, ReplyHeader, RequestHeader, SetWatches, SetWatches2, WatcherEvent,
-    WatcherType,
+    AuthPacket, ConnectRequest, ConnectResponse, ErrorCode, GetSASLRequest, Jute, KeeperState,
+    OpCode, Reader, RemoveWatchesRequest, ReplyHeader, RequestHeader, SetSASLResponse, SetWatches,
+    SetWatches2, WatcherEvent, WatcherType,
 };
 
 use crate::config::{ConnectString, HostPort, SessionConfig};
@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::event::{SessionEvent, SessionState};
 use crate::path::Chroot;
 use crate::rng::Rng;
+use crate::sasl::DigestMd5;
 use crate::timers::{self, Timer, TimerTable};
 use crate::watches::{Unused, WatchKind, WatchRegistry, WatchedEvent, WatcherId};
 
@@ -214,6 +215,7 @@ pub struct Session<C> {
     unsupported: Vec<OpCode>,
     server_version: Option<(u32, u32, u32)>,
     read_only: bool,
+    sasl: Option<DigestMd5>,
     watches: WatchRegistry,
     timers: TimerTable,
 
@@ -261,6 +263,7 @@ impl<C> Session<C> {
             unsupported: Vec::new(),
             server_version: None,
             read_only: false,
+            sasl: None,
             watches: WatchRegistry::default(),
             timers: TimerTable::default(),
             send_buf: BytesMut::with_capacity(4096),
@@ -544,6 +547,7 @@ impl<C> Session<C> {
             return;
         }
         if self.state == State::Connected
+            && !self.sasl_in_progress()
             && self.queue.is_empty()
             && self.in_flight.len() < self.config.max_in_flight
         {
@@ -698,6 +702,7 @@ impl<C> Session<C> {
         self.recv_buf.clear();
         self.ping_in_flight = false;
         self.set_watches_in_flight = 0;
+        self.sasl = None;
         for f in std::mem::take(&mut self.in_flight) {
             if let Some(token) = f.token {
                 self.complete(token, Err(Error::ConnectionLoss));
@@ -867,6 +872,10 @@ impl<C> Session<C> {
                 if let Some(w) = f.watch {
                     self.register_watch(w, header.err);
                 }
+                if f.op == OpCode::Sasl && f.token.is_none() {
+                    self.handle_sasl_reply(now, header.err, body);
+                    return Ok(());
+                }
                 if f.op == OpCode::CloseSession {
                     self.actions.push_back(Action::Disconnect);
                     self.finish(SessionState::Closed, Error::Closed);
@@ -930,6 +939,20 @@ impl<C> Session<C> {
             }
         }
         self.auth_in_flight.extend(pending.into_iter().map(Some));
+        if let Some(config) = self.config.sasl.clone() {
+            // Like the Java client's `tunnelAuthInProgress`: nothing but SASL goes out until
+            // the exchange completes.
+            let mechanism = DigestMd5::new(config, [self.rng.next_u64(), self.rng.next_u64()]);
+            let token = mechanism.initial();
+            self.sasl = Some(mechanism);
+            self.send_sasl(now, token);
+            return;
+        }
+        self.after_authentication(now);
+    }
+
+    /// Re-arms watches and sends queued requests, once the connection is authenticated.
+    fn after_authentication(&mut self, now: Instant) {
         self.send_set_watches();
         if self.persistent_resync_needed() {
             let watchers = self.watches.persistent_watchers();
@@ -939,6 +962,54 @@ impl<C> Session<C> {
             });
         }
         self.flush_queue(now);
+    }
+
+    fn sasl_in_progress(&self) -> bool {
+        self.sasl.as_ref().is_some_and(|m| !m.is_complete())
+    }
+
+    fn send_sasl(&mut self, now: Instant, token: Vec<u8>) {
+        let request = OutgoingRequest::encode(OpCode::Sasl, |b| {
+            GetSASLRequest {
+                token: Some(Bytes::from(token)),
+            }
+            .encode(b)
+        });
+        self.send_request(now, request, None);
+    }
+
+    fn handle_sasl_reply(&mut self, now: Instant, err: ErrorCode, body: Bytes) {
+        let next = if err.is_ok() {
+            let token = zk_proto::from_bytes::<SetSASLResponse>(body, "SetSASLResponse")
+                .ok()
+                .and_then(|r| r.token)
+                .unwrap_or_default();
+            match self.sasl.as_mut().map(|m| m.step(&token)) {
+                Some(Ok(next)) => Ok(next),
+                Some(Err(e)) => Err(e),
+                None => Ok(None),
+            }
+        } else {
+            Err(Error::AuthFailed)
+        };
+        match next {
+            Ok(Some(token)) => self.send_sasl(now, token),
+            Ok(None) => {
+                if let Some(m) = self.sasl.as_mut() {
+                    // A server that skips rspauth still authenticated us if it said OK.
+                    let _ = m.step(b"");
+                }
+                self.sasl = None;
+                debug!(target: "zookeeper", "SASL authentication complete");
+                self.after_authentication(now);
+            }
+            Err(_) => {
+                warn!(target: "zookeeper", session_id = format_args!("{:#x}", self.session_id), "SASL authentication failed");
+                self.sasl = None;
+                self.actions.push_back(Action::Disconnect);
+                self.finish(SessionState::AuthFailed, Error::AuthFailed);
+            }
+        }
     }
 
     fn persistent_resync_needed(&self) -> bool {
@@ -1055,7 +1126,7 @@ impl<C> Session<C> {
     }
 
     fn flush_queue(&mut self, now: Instant) {
-        if self.state != State::Connected {
+        if self.state != State::Connected || self.sasl_in_progress() {
             return;
         }
         while self.in_flight.len() < self.config.max_in_flight {
@@ -1132,7 +1203,9 @@ impl<C> Session<C> {
         }));
     }
 
-    /// Ends the session: every request fails with `err`, every watcher is told.
+    /// Ends the session: the state change is reported first (so that whoever sees a failed
+    /// request can already see why), then every request fails with `err` and every watcher is
+    /// told.
     fn finish(&mut self, state: SessionState, err: Error) {
         if matches!(self.state, State::Done(_)) {
             return;
@@ -1140,6 +1213,7 @@ impl<C> Session<C> {
         self.state = State::Done(state);
         self.timers.stop_all();
         self.send_buf.clear();
+        self.emit_state(state);
         for f in std::mem::take(&mut self.in_flight) {
             if let Some(token) = f.token {
                 self.complete(token, Err(err.clone()));
@@ -1172,7 +1246,6 @@ impl<C> Session<C> {
                 event: WatchedEvent::session(keeper_state),
             });
         }
-        self.emit_state(state);
         if let Some(token) = self.close_token.take() {
             self.complete(token, Ok(closed_reply()));
         }

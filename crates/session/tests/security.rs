@@ -105,3 +105,71 @@ async fn creator_acl_without_authentication_is_an_invalid_acl() {
     assert_eq!(result.map(drop), Err(Error::InvalidAcl));
     c.close().await;
 }
+
+/// A server whose JAAS `Server` section knows `bob` / `bobsecret` through `DigestLoginModule`.
+fn sasl_server() -> (zk_testkit::Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let jaas = dir.path().join("jaas.conf");
+    std::fs::write(
+        &jaas,
+        "Server {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n  user_bob=\"bobsecret\";\n};\n",
+    )
+    .unwrap();
+    let server = zk_testkit::ServerConfig::new()
+        .extra_config("authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider")
+        .system_property(
+            "java.security.auth.login.config",
+            jaas.display().to_string(),
+        )
+        .start()
+        .unwrap();
+    (server, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_digest_md5_authenticates_and_a_sasl_acl_admits_the_principal() {
+    let (server, _dir) = tokio::task::block_in_place(sasl_server);
+    let config = SessionConfig {
+        sasl: Some(zk_session::sasl::SaslConfig::digest_md5("bob", "bobsecret")),
+        ..SessionConfig::default()
+    };
+    let c = Client::connect_with(&server.connect_string(), config)
+        .await
+        .unwrap();
+    let who = c.whoami().await.unwrap();
+    assert!(
+        who.iter()
+            .any(|i| i.auth_scheme.as_deref() == Some("sasl") && i.user.as_deref() == Some("bob")),
+        "{who:?}"
+    );
+    c.create(
+        "/bobs",
+        b"",
+        &CreateOptions::persistent().with_acl(vec![acl::sasl(Perms::ALL, "bob")]),
+    )
+    .await
+    .unwrap();
+    let anonymous = Client::connect(&server.connect_string()).await.unwrap();
+    assert_eq!(anonymous.get_data("/bobs").await, Err(Error::NoAuth));
+    anonymous.close().await;
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_sasl_password_ends_the_session_with_auth_failed() {
+    let (server, _dir) = tokio::task::block_in_place(sasl_server);
+    let config = SessionConfig {
+        sasl: Some(zk_session::sasl::SaslConfig::digest_md5("bob", "wrong")),
+        ..SessionConfig::default()
+    };
+    let result = Client::connect_with(&server.connect_string(), config).await;
+    // The handshake itself succeeds; the SASL exchange then fails and ends the session.
+    match result {
+        Err(e) => assert_eq!(e, Error::AuthFailed),
+        Ok(c) => {
+            let r = c.get_data("/").await;
+            assert_eq!(r.map(drop), Err(Error::AuthFailed));
+            assert_eq!(c.state().state, SessionState::AuthFailed);
+        }
+    }
+}
