@@ -224,11 +224,21 @@ impl Request {
 
 impl Response {
     /// Decodes a reply body for `op` given the reply header's `err`: a reply with an error has no
-    /// body, except multi, whose per-op errors are in the body.
+    /// body, except that a multi or multiRead reply with an error may carry a `MultiResponse`.
+    ///
+    /// ZooKeeper 3.8 answers a multi it cannot run (a read op inside multi) with MARSHALLINGERROR
+    /// and no body, but a multiRead with a write op inside with MARSHALLINGERROR and an empty
+    /// `MultiResponse` (both captured in `proto-tests/vectors/raw-zk-proto.jsonl`); a throttled
+    /// or expired-session reply to multi has no body either.
     pub fn decode_reply(op: OpCode, err: ErrorCode, body: Bytes) -> Result<Self, DecodeError> {
-        if !err.is_ok() && !matches!(op, OpCode::Multi | OpCode::MultiRead) {
-            Reader::new(body).expect_empty("response")?;
-            return Ok(Response::Empty);
+        if !err.is_ok() {
+            if body.is_empty() {
+                return Ok(Response::Empty);
+            }
+            if !matches!(op, OpCode::Multi | OpCode::MultiRead) {
+                Reader::new(body).expect_empty("response")?;
+                return Ok(Response::Empty);
+            }
         }
         Response::decode(op, body)
     }
@@ -253,6 +263,19 @@ mod tests {
         assert_eq!(
             Response::decode_reply(OpCode::Exists, ErrorCode::NoNode, Bytes::new()),
             Ok(Response::Empty)
+        );
+    }
+
+    #[test]
+    fn multi_error_reply_may_have_no_body_or_an_empty_multi_response() {
+        assert_eq!(
+            Response::decode_reply(OpCode::Multi, ErrorCode::MarshallingError, Bytes::new()),
+            Ok(Response::Empty)
+        );
+        let end_marker = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 1, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(
+            Response::decode_reply(OpCode::MultiRead, ErrorCode::MarshallingError, end_marker),
+            Ok(Response::Multi(MultiResponse::default()))
         );
     }
 
