@@ -212,8 +212,28 @@ impl Client {
     pub async fn connect_with(connect_string: &str, config: SessionConfig) -> Result<Client> {
         let wait = config.session_timeout;
         let client = Self::start(connect_string, config)?;
-        client.wait_connected(Some(wait)).await?;
-        Ok(client)
+        match client.wait_connected(Some(wait)).await {
+            Ok(()) => Ok(client),
+            Err(e) => {
+                let cause = client.last_connect_error();
+                client.close().await;
+                match (e, cause) {
+                    (Error::Timeout, Some((message, true))) => Err(Error::Tls(message)),
+                    (e, _) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// The last failure to connect to a server, and whether TLS refused it (for example an
+    /// untrusted certificate), to explain a connection that does not come up.
+    pub fn last_connect_error(&self) -> Option<(String, bool)> {
+        self.inner
+            .shared
+            .last_connect_error
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
     }
 
     /// Starts a session without waiting for it to connect; requests made before it connects wait
@@ -226,6 +246,16 @@ impl Client {
     /// Outside a tokio runtime.
     pub fn start(connect_string: &str, config: SessionConfig) -> Result<Client> {
         let connect: ConnectString = connect_string.parse()?;
+        #[cfg(feature = "tls")]
+        let tls = match &config.tls {
+            Some(t) => Some(driver::Tls {
+                connector: t.connector()?,
+                config: t.clone(),
+            }),
+            None => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        let tls: Option<driver::Tls> = None;
         let last_zxid = std::sync::atomic::AtomicI64::new(config.last_zxid_seen);
         let chroot = connect.chroot.clone();
         let session = Session::new(config, connect, tokio::time::Instant::now().into_std());
@@ -241,10 +271,11 @@ impl Client {
             events,
             credentials,
             server_version: std::sync::Mutex::new(None),
+            last_connect_error: std::sync::Mutex::new(None),
             last_zxid,
         });
         let (commands, rx) = mpsc::unbounded_channel();
-        tokio::spawn(driver::run(session, rx, shared.clone()));
+        tokio::spawn(driver::run(session, rx, shared.clone(), tls));
         Ok(Client {
             inner: Arc::new(Inner {
                 commands,

@@ -135,6 +135,9 @@ pub struct SessionConfig {
     pub probe_server_version: bool,
     /// SASL DIGEST-MD5 credentials, used on every connection before anything else is sent.
     pub sasl: Option<crate::sasl::SaslConfig>,
+    /// TLS to the servers (feature `tls`): connect to their `secureClientPort`.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsConfig>,
     /// The zxid to start from (a new session otherwise starts at 0). Keeping it across sessions
     /// gives monotonic reads over session re-creation.
     pub last_zxid_seen: i64,
@@ -154,6 +157,8 @@ impl Default for SessionConfig {
             seed: None,
             probe_server_version: true,
             sasl: None,
+            #[cfg(feature = "tls")]
+            tls: None,
             last_zxid_seen: 0,
         }
     }

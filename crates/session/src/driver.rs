@@ -7,9 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::debug;
 
@@ -71,6 +70,8 @@ pub(crate) struct Shared {
     pub(crate) events: broadcast::Sender<SessionEvent>,
     /// The session id and password, for resuming the session elsewhere.
     pub(crate) credentials: std::sync::Mutex<(i64, bytes::Bytes)>,
+    /// The last connection failure, and whether TLS refused it.
+    pub(crate) last_connect_error: std::sync::Mutex<Option<(String, bool)>>,
     /// The server's version line from `srvr`, once probed.
     pub(crate) server_version: std::sync::Mutex<Option<String>>,
     /// The session's last seen zxid, refreshed on every turn of the driver loop.
@@ -97,18 +98,79 @@ fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
-async fn connect(host: HostPort) -> io::Result<TcpStream> {
+/// The read half of a connection, plain or TLS.
+pub(crate) type Reader = Box<dyn AsyncRead + Send + Unpin>;
+/// The write half of a connection, plain or TLS.
+pub(crate) type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// How to wrap a TCP connection in TLS (feature `tls`).
+#[derive(Clone)]
+pub(crate) struct Tls {
+    #[cfg(feature = "tls")]
+    pub(crate) connector: tokio_rustls::TlsConnector,
+    #[cfg(feature = "tls")]
+    pub(crate) config: crate::tls::TlsConfig,
+}
+
+/// A connection failure, and whether it was TLS's (a certificate refused).
+struct ConnectError {
+    error: io::Error,
+    tls: bool,
+}
+
+async fn connect(
+    host: HostPort,
+    tls: Option<Tls>,
+) -> Result<(Reader, Writer, std::net::SocketAddr), ConnectError> {
+    let plain = |error| ConnectError { error, tls: false };
     let mut last_err = None;
-    for addr in tokio::net::lookup_host((host.host.as_str(), host.port)).await? {
+    let mut stream = None;
+    for addr in tokio::net::lookup_host((host.host.as_str(), host.port))
+        .await
+        .map_err(plain)?
+    {
         match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                return Ok(stream);
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                stream = Some((s, addr));
+                break;
             }
             Err(e) => last_err = Some(e),
         }
     }
-    Err(last_err.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
+    let Some((stream, addr)) = stream else {
+        return Err(plain(last_err.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "no address")
+        })));
+    };
+    match tls {
+        None => {
+            let (r, w) = stream.into_split();
+            Ok((Box::new(r), Box::new(w), addr))
+        }
+        #[cfg(feature = "tls")]
+        Some(tls) => {
+            let name = tls
+                .config
+                .server_name(&host.host)
+                .map_err(|e| ConnectError {
+                    error: io::Error::other(e.to_string()),
+                    tls: true,
+                })?;
+            let stream = tls
+                .connector
+                .connect(name, stream)
+                .await
+                .map_err(|error| ConnectError { error, tls: true })?;
+            let (r, w) = tokio::io::split(stream);
+            Ok((Box::new(r), Box::new(w), addr))
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(_) => Err(ConnectError {
+            error: io::Error::other("TLS needs the `tls` feature"),
+            tls: true,
+        }),
+    }
 }
 
 /// Asks the server at `addr` for its version with the `srvr` four-letter word (always
@@ -130,18 +192,20 @@ async fn probe_version(addr: std::net::SocketAddr) -> Option<String> {
         .flatten()
 }
 
+type Connected = (Reader, Writer, std::net::SocketAddr);
 type ConnectFuture =
-    std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<TcpStream>> + Send>>;
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Connected, ConnectError>> + Send>>;
 
 /// Runs a session until it is terminal and every handle is gone.
 pub(crate) async fn run(
     mut session: Session<Pending>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     shared: Arc<Shared>,
+    tls: Option<Tls>,
 ) {
     let mut watchers: HashMap<WatcherId, WatchSink> = HashMap::new();
-    let mut reader: Option<OwnedReadHalf> = None;
-    let mut writer: Option<OwnedWriteHalf> = None;
+    let mut reader: Option<Reader> = None;
+    let mut writer: Option<Writer> = None;
     let mut conn_id: u64 = 0;
     let mut connecting: Option<(u64, ConnectFuture)> = None;
     let mut wbuf = BytesMut::with_capacity(64 * 1024);
@@ -149,7 +213,8 @@ pub(crate) async fn run(
     let mut commands_open = true;
     let mut peer: Option<std::net::SocketAddr> = None;
     let (probe_tx, mut probe_rx) = mpsc::unbounded_channel::<String>();
-    let probe = session_probe_enabled(&session);
+    // The `srvr` probe speaks plain TCP, which a TLS port does not.
+    let probe = session_probe_enabled(&session) && tls.is_none();
 
     loop {
         // Carry out everything the session asked for.
@@ -159,7 +224,7 @@ pub(crate) async fn run(
                     reader = None;
                     writer = None;
                     wbuf.clear();
-                    connecting = Some((id, Box::pin(connect(host))));
+                    connecting = Some((id, Box::pin(connect(host, tls.clone()))));
                 }
                 Action::Disconnect => {
                     reader = None;
@@ -241,16 +306,18 @@ pub(crate) async fn run(
             } => {
                 let id = connecting.take().map_or(0, |(id, _)| id);
                 match result {
-                    Ok(stream) => {
-                        peer = stream.peer_addr().ok();
-                        let (r, w) = stream.into_split();
+                    Ok((r, w, addr)) => {
+                        peer = Some(addr);
                         reader = Some(r);
                         writer = Some(w);
                         conn_id = id;
                         session.handle_connected(id, now());
                     }
                     Err(e) => {
-                        debug!(target: "zookeeper", error = %e, "connect failed");
+                        debug!(target: "zookeeper", error = %e.error, tls = e.tls, "connect failed");
+                        if let Ok(mut slot) = shared.last_connect_error.lock() {
+                            *slot = Some((e.error.to_string(), e.tls));
+                        }
                         session.handle_connect_failed(id, now());
                     }
                 }

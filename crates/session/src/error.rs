@@ -120,6 +120,9 @@ pub enum Error {
         /// The first server version with it.
         min_version: &'static str,
     },
+    /// TLS could not be set up or the server's certificate was refused.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The connection string is invalid.
     #[error("invalid connection string {0:?}")]
     InvalidConnectString(String),

@@ -17,6 +17,8 @@ pub mod sasl;
 pub mod session;
 pub mod testing;
 pub mod timers;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod watches;
 
 pub use client::{Client, OneshotWatcher, PersistentWatcher, SessionEvents};

@@ -216,8 +216,17 @@ fn debian_classpath() -> Result<OsString> {
     // jackson, commons-*, metrics, slf4j-api, ...); listing jute explicitly
     // keeps working if the manifest ever changes. slf4j-api needs a binding
     // to produce any log: slf4j-simple ships with libslf4j-java, a dependency.
+    // The manifest misses netty-codec (and netty-resolver, which it needs), so the Netty
+    // connection factory, and with it TLS, fails with NoClassDefFoundError
+    // ByteToMessageDecoder unless they are added.
     let mut entries = vec![dir.join("zookeeper.jar")];
-    for extra in ["zookeeper-jute.jar", "slf4j-api.jar", "slf4j-simple.jar"] {
+    for extra in [
+        "zookeeper-jute.jar",
+        "slf4j-api.jar",
+        "slf4j-simple.jar",
+        "netty-codec.jar",
+        "netty-resolver.jar",
+    ] {
         let p = dir.join(extra);
         if is_file(&p) {
             entries.push(p);

@@ -77,11 +77,13 @@ mod install;
 mod net;
 mod proxy;
 mod server;
+mod tls;
 
 pub use install::{Installation, InstallationKind, zookeeper_available};
 pub use net::{four_letter_word, free_port};
 pub use proxy::FaultProxy;
 pub use server::{DEFAULT_JVM_ARGS, Ensemble, Mode, Server, ServerConfig};
+pub use tls::{ClientAuth, STORE_PASSWORD, TestCertificates};
 
 /// Errors of the testkit.
 #[derive(Debug, thiserror::Error)]
