@@ -357,22 +357,24 @@ pub async fn set(settings: &Settings, args: SetArgs) -> Result<ExitCode, Failure
 }
 
 /// `zk rm PATH`: deletes, printing each path deleted (with `--dry-run`, each path that would
-/// be).
+/// be). `--json`: one object at the end, `{"deleted": [...], "kept": [...], "dry_run": bool}`,
+/// also when ephemeral nodes were kept (the exit status is then 1).
 pub async fn rm(settings: &Settings, args: RmArgs) -> Result<ExitCode, Failure> {
     if args.path == "/" {
         usage_error("refusing to delete /");
     }
     with_session!(settings, |s| {
         let path = args.path.as_str();
-        if !args.recursive {
-            return remove_one(s, path, args.version, args.dry_run).await;
-        }
-        let mut walk = Walk {
-            s,
-            force: args.force,
+        let mut report = Report {
+            json: settings.json,
             dry_run: args.dry_run,
+            deleted: Vec::new(),
             kept: Vec::new(),
         };
+        if !args.recursive {
+            remove_one(s, path, args.version, &mut report).await?;
+            return report.finish();
+        }
         let exists = s
             .op(s.client.exists(path))
             .await
@@ -380,31 +382,70 @@ pub async fn rm(settings: &Settings, args: RmArgs) -> Result<ExitCode, Failure> 
         if exists.is_none() {
             return Err(describe(&ZkError::NoNode, path));
         }
+        let mut walk = Walk {
+            s,
+            force: args.force,
+            report,
+        };
         let removed = walk.remove(path.to_owned()).await?;
+        let report = walk.report;
+        report.finish()?;
         if removed {
             return Ok(ExitCode::SUCCESS);
         }
-        let shown: Vec<&str> = walk.kept.iter().take(5).map(String::as_str).collect();
-        let more = if walk.kept.len() > shown.len() {
-            format!(" and {} more", walk.kept.len() - shown.len())
+        let kept = &report.kept;
+        let shown: Vec<&str> = kept.iter().take(5).map(String::as_str).collect();
+        let more = if kept.len() > shown.len() {
+            format!(" and {} more", kept.len() - shown.len())
         } else {
             String::new()
         };
         Err(Failure(format!(
             "not removed: {path}: kept {} ephemeral node(s) (--force deletes them): {}{more}",
-            walk.kept.len(),
+            kept.len(),
             shown.join(", ")
         )))
     })
+}
+
+/// What `rm` deleted (or, with `--dry-run`, would delete) and kept.
+struct Report {
+    json: bool,
+    dry_run: bool,
+    deleted: Vec<String>,
+    kept: Vec<String>,
+}
+
+impl Report {
+    /// Records a deletion; as text, prints it at once.
+    fn deleted(&mut self, path: &str) -> Result<(), Failure> {
+        if !self.json {
+            done(output::line(path))?;
+        }
+        self.deleted.push(path.to_owned());
+        Ok(())
+    }
+
+    /// As JSON, prints the report.
+    fn finish(&self) -> Result<ExitCode, Failure> {
+        if !self.json {
+            return Ok(ExitCode::SUCCESS);
+        }
+        done(output::json_line(&json!({
+            "deleted": self.deleted,
+            "kept": self.kept,
+            "dry_run": self.dry_run,
+        })))
+    }
 }
 
 async fn remove_one(
     s: &Session,
     path: &str,
     version: Option<i32>,
-    dry_run: bool,
-) -> Result<ExitCode, Failure> {
-    if dry_run {
+    report: &mut Report,
+) -> Result<(), Failure> {
+    if report.dry_run {
         let stat = s
             .op(s.client.exists(path))
             .await
@@ -418,7 +459,7 @@ async fn remove_one(
                 "bad version: {path} (expected version {v})"
             )));
         }
-        return done(output::line(path));
+        return report.deleted(path);
     }
     s.op(s.client.delete(path, version))
         .await
@@ -429,7 +470,7 @@ async fn remove_one(
             }
             (e, _) => describe(&e, path),
         })?;
-    done(output::line(path))
+    report.deleted(path)
 }
 
 fn not_empty(path: &str) -> Failure {
@@ -445,9 +486,8 @@ fn not_empty(path: &str) -> Failure {
 struct Walk<'a> {
     s: &'a Session,
     force: bool,
-    dry_run: bool,
-    /// Ephemeral nodes kept (without `--force`).
-    kept: Vec<String>,
+    /// What was deleted and kept (ephemeral nodes, without `--force`).
+    report: Report,
 }
 
 /// How many times a node whose subtree was emptied is retried when new children keep
@@ -471,7 +511,7 @@ impl Walk<'_> {
                     Err(e) => return Err(describe(&e, &path)),
                 };
                 if stat.ephemeral_owner != 0 && !self.force {
-                    self.kept.push(path);
+                    self.report.kept.push(path);
                     return Ok(false);
                 }
                 children.sort_unstable();
@@ -487,13 +527,13 @@ impl Walk<'_> {
                 if !all {
                     return Ok(false);
                 }
-                if self.dry_run {
-                    done(output::line(&path))?;
+                if self.report.dry_run {
+                    self.report.deleted(&path)?;
                     return Ok(true);
                 }
                 match self.s.op(self.s.client.delete(&path, None)).await {
                     Ok(()) => {
-                        done(output::line(&path))?;
+                        self.report.deleted(&path)?;
                         return Ok(true);
                     }
                     Err(ZkError::NoNode) => return Ok(true),

@@ -175,7 +175,9 @@ impl Zk {
         });
         let errors = Arc::new(Mutex::new(String::new()));
         let sink = errors.clone();
+        let (stderr_done_tx, stderr_done) = mpsc::channel::<()>();
         std::thread::spawn(move || {
+            let _done = stderr_done_tx;
             let mut buf = [0; 1024];
             while let Ok(n) = stderr.read(&mut buf) {
                 if n == 0 {
@@ -196,6 +198,7 @@ impl Zk {
             exit,
             status: None,
             stderr: errors,
+            stderr_done,
         }
     }
 }
@@ -214,6 +217,8 @@ struct Running {
     exit: Receiver<std::io::Result<ExitStatus>>,
     status: Option<ExitStatus>,
     stderr: Arc<Mutex<String>>,
+    /// Disconnected once all of stderr was read.
+    stderr_done: Receiver<()>,
 }
 
 impl Running {
@@ -283,6 +288,8 @@ impl Running {
             .unwrap_or_else(|_| panic!("zk {:?} did not exit within {WAIT:?}", self.args))
             .expect("wait");
         self.status = Some(status);
+        // Let the reader take the last of stderr.
+        let _ = self.stderr_done.recv_timeout(WAIT);
         status
     }
 }
@@ -603,6 +610,19 @@ fn rm_recursive_keeps_ephemeral_nodes_unless_forced() {
     assert!(peer.exists(&format!("{root}/a/x")).is_some());
     let dry = zk(&["rm", "--dry-run", &format!("{root}/a/x")]).run();
     assert_eq!(dry.ok(), format!("{root}/a/x\n"));
+
+    // --json: one report, also when something is kept (exit 1).
+    let dry = zk(&["--json", "rm", "-r", "--dry-run", &format!("{root}/b")]).run();
+    assert!(dry.failed().starts_with("not removed: "), "{dry:?}");
+    let report: Value = serde_json::from_str(&dry.stdout).unwrap();
+    assert_eq!(
+        report,
+        json!({
+            "deleted": [format!("{root}/b/c/d")],
+            "kept": [format!("{root}/b/c/eph")],
+            "dry_run": true
+        })
+    );
 
     // Without --force the ephemeral node and its ancestors stay; the rest goes.
     let kept = zk(&["rm", "-r", &root]).run();
@@ -1073,4 +1093,70 @@ fn register_and_watch_recover_from_session_expiry() {
     watch.json_until(is_session("closed"));
     assert_eq!(watch.wait().code(), Some(0), "{}", watch.stderr());
     zk(&["rm", "-r", &providers]).run().ok();
+}
+
+#[test]
+fn register_with_a_blank_host_registers_every_local_address() {
+    let providers = unique_path("cli-blank-host");
+    zk(&["create", &providers]).run().ok();
+    let peer = Peer::new();
+    let mut server = zk(&["--json", "register", &providers, ":8080"]).start();
+    let first = server.json();
+    assert_eq!(first["event"], json!("registered"), "{first}");
+    let path = first["path"].as_str().unwrap().to_owned();
+    assert!(
+        path.starts_with(&format!("{providers}/")) && path.ends_with(":8080"),
+        "{path}"
+    );
+    assert!(peer.exists(&path).is_some());
+    server.signal("TERM");
+    assert_eq!(server.wait().code(), Some(0), "{}", server.stderr());
+    assert!(peer.exists(&path).is_none());
+    zk(&["rm", "-r", &providers]).run().ok();
+}
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    let node = unique_path("cli-closed-stdout");
+    zk(&["create", &node]).run().ok();
+    for args in [vec!["ls", "/"], vec!["children", "--watch", &node]] {
+        let mut command = zk(&args).command();
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end of stdout before zk writes anything.
+        drop(child.stdout.take());
+        let pid = child.id();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        let output = rx.recv_timeout(WAIT).unwrap_or_else(|_| {
+            signal(pid, "KILL");
+            panic!("zk {args:?} did not exit with its stdout closed");
+        });
+        let output = output.unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {output:?}");
+        assert!(output.stderr.is_empty(), "{args:?}: {output:?}");
+    }
+    zk(&["rm", &node]).run().ok();
+}
+
+#[test]
+fn register_ends_when_someone_else_deletes_its_node() {
+    let providers = unique_path("cli-register-removed");
+    zk(&["create", &providers]).run().ok();
+    let mut server = zk(&["register", &providers, "127.0.0.1:7777"]).start();
+    let node = format!("{providers}/127.0.0.1:7777");
+    assert_eq!(server.line(), format!("registered {node}"));
+    zk(&["rm", &node]).run().ok();
+    assert_eq!(server.wait().code(), Some(1));
+    assert_eq!(
+        server.stderr(),
+        format!("zk: {node} was deleted by someone else; not registering it again\n")
+    );
+    zk(&["rm", &providers]).run().ok();
 }
