@@ -16,7 +16,7 @@ pub const CONNECTION_STRING_ENV: &str = "ZC_ZK_CONNECTION_STRING";
 pub const DEFAULT_CONNECTION_STRING: &str = "127.0.0.1:2181";
 
 /// How a [`ZooKeeper`] connects and recovers.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ZooKeeperOptions {
     /// The session timeout asked of the server. Default 10 s (zc.zk's).
     pub session_timeout: Duration,
@@ -26,8 +26,28 @@ pub struct ZooKeeperOptions {
     /// Whether to start a new session, with its zxid reset, when every server is behind this
     /// client (the ensemble lost data). Default true.
     pub recover_ensemble_behind: bool,
-    /// Everything else about sessions.
+    /// Authentication added to every session, e.g. `("digest", b"user:password")`; a new session
+    /// after an expiry gets it too. `Debug` does not show the credentials.
+    pub auth: Vec<(String, Vec<u8>)>,
+    /// Everything else about sessions (SASL and TLS among them).
     pub session: SessionConfig,
+}
+
+impl std::fmt::Debug for ZooKeeperOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let schemes: Vec<&str> = self
+            .auth
+            .iter()
+            .map(|(scheme, _)| scheme.as_str())
+            .collect();
+        f.debug_struct("ZooKeeperOptions")
+            .field("session_timeout", &self.session_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("recover_ensemble_behind", &self.recover_ensemble_behind)
+            .field("auth_schemes", &schemes)
+            .field("session", &self.session)
+            .finish()
+    }
 }
 
 impl Default for ZooKeeperOptions {
@@ -36,6 +56,7 @@ impl Default for ZooKeeperOptions {
             session_timeout: Duration::from_secs(10),
             connect_timeout: Some(Duration::from_secs(10)),
             recover_ensemble_behind: true,
+            auth: Vec::new(),
             session: SessionConfig::default(),
         }
     }
@@ -52,12 +73,32 @@ pub(crate) struct Generation {
     pub(crate) closed: bool,
 }
 
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) generation: watch::Receiver<Generation>,
     /// Ids of this handle's earlier sessions, to recognise our own stale ephemeral nodes.
     pub(crate) previous_sessions: Mutex<Vec<i64>>,
     pub(crate) connection_string: String,
+    /// Authentication replayed on every new session.
+    pub(crate) auth: Mutex<Vec<(String, Vec<u8>)>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("connection_string", &self.connection_string)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Adds every recorded authentication to a new session's client.
+async fn authenticate(
+    client: &Client,
+    auth: &[(String, Vec<u8>)],
+) -> Result<(), zk_session::Error> {
+    for (scheme, data) in auth {
+        client.add_auth(scheme, data).await?;
+    }
+    Ok(())
 }
 
 impl Shared {
@@ -136,6 +177,10 @@ impl ZooKeeper {
                 return Err(e.into());
             }
         }
+        if let Err(e) = authenticate(&client, &options.auth).await {
+            client.close().await;
+            return Err(e.into());
+        }
         info!(target: "zc_zk", connection_string, session_id = format_args!("{:#x}", client.session_id()), "connected");
         let (gen_tx, gen_rx) = watch::channel(Generation {
             number: 0,
@@ -146,6 +191,7 @@ impl ZooKeeper {
             generation: gen_rx,
             previous_sessions: Mutex::new(Vec::new()),
             connection_string: connection_string.to_owned(),
+            auth: Mutex::new(options.auth.clone()),
         });
         let (close, close_rx) = mpsc::unbounded_channel();
         tokio::spawn(supervise(shared.clone(), gen_tx, close_rx, options, config));
@@ -178,6 +224,21 @@ impl ZooKeeper {
             generation,
             number: current.number,
         }
+    }
+
+    /// Adds authentication (e.g. `add_auth("digest", b"user:password")`) to the current session
+    /// and to every session after it.
+    ///
+    /// # Errors
+    /// `AuthFailed` (the session ends), and the connection errors.
+    pub async fn add_auth(&self, scheme: &str, auth: &[u8]) -> Result<()> {
+        if let Ok(mut list) = self.shared.auth.lock() {
+            list.push((scheme.to_owned(), auth.to_vec()));
+        }
+        self.client()
+            .add_auth(scheme, auth)
+            .await
+            .map_err(Error::from)
     }
 
     /// Closes the session; the server deletes its ephemeral nodes (our registrations) at once.
@@ -296,7 +357,18 @@ async fn supervise(
             };
             tokio::select! {
                 result = candidate.wait_connected(None) => match result {
-                    Ok(()) => break Some(candidate),
+                    Ok(()) => {
+                        let auth = shared.auth.lock().map(|a| a.clone()).unwrap_or_default();
+                        match authenticate(&candidate, &auth).await {
+                            Ok(()) => break Some(candidate),
+                            Err(e) => {
+                                warn!(target: "zc_zk", error = %e, "authenticating the new session failed");
+                                candidate.close().await;
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                                continue;
+                            }
+                        }
+                    }
                     Err(zk_session::Error::EnsembleBehind { .. }) => {
                         config.last_zxid_seen = 0;
                         continue;

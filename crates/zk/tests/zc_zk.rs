@@ -647,3 +647,35 @@ async fn null_node_data_reads_as_empty_properties_and_keeps_watching() {
         .unwrap();
     zk.close().await;
 }
+
+#[tokio::test]
+async fn authentication_is_carried_into_the_session_after_an_expiry() {
+    let opts = ZooKeeperOptions {
+        auth: vec![("digest".into(), b"frank:pw".to_vec())],
+        ..options(Duration::from_secs(10))
+    };
+    let zk = ZooKeeper::connect_with(&shared_server().connect_string(), opts)
+        .await
+        .unwrap();
+    let path = unique_path("authexpiry");
+    let acl = vec![zk_session::acl::digest(Perms::ALL, "frank", "pw")];
+    zk.client()
+        .create(&path, b"{}", &CreateOptions::persistent().with_acl(acl))
+        .await
+        .unwrap();
+    let old = zk.session_id();
+    expire(&zk).await;
+    wait_new_session(&zk, old).await;
+    zk.update_properties(&path, map(json!({"after": "expiry"})))
+        .await
+        .unwrap();
+    let stranger = connect().await;
+    assert!(matches!(
+        stranger
+            .update_properties(&path, map(json!({"x": 1})))
+            .await,
+        Err(Error::ZooKeeper(zk_session::Error::NoAuth))
+    ));
+    stranger.close().await;
+    zk.close().await;
+}
