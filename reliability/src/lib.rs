@@ -1,0 +1,1 @@
+//! The reliability suite's shared pieces (see RELIABILITY.md).
