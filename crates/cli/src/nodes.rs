@@ -53,6 +53,13 @@ pub struct GetArgs {
 
 /// `zk stat PATH`.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Times are UTC (and milliseconds since the epoch); with --json the ephemeral owner, a session id
+beyond JSON's exact integers, is a hex string.
+
+Example:
+  zk stat /services/foo
+  zk --json stat /services/foo | jq .version")]
 pub struct StatArgs {
     /// The node.
     #[arg(value_parser = parse_path)]
