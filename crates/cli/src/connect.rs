@@ -36,6 +36,22 @@ pub struct GlobalArgs {
     /// Authenticate after connecting, e.g. digest:USER:PASSWORD (repeatable).
     #[arg(long, value_name = "SCHEME:CREDENTIALS", value_parser = secret, global = true)]
     pub auth: Vec<Secret>,
+    /// Speak TLS to the servers' secure port, trusting this CA certificate (PEM). Any --tls-*
+    /// option turns TLS on.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// The client certificate (PEM) for mutual TLS.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The client's private key (PKCS#8 PEM) for mutual TLS.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Authenticate with SASL DIGEST-MD5 as USER (with --sasl-password-file).
+    #[arg(long, value_name = "USER", global = true)]
+    pub sasl_user: Option<String>,
+    /// The file whose first line is the SASL password.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub sasl_password_file: Option<std::path::PathBuf>,
 }
 
 /// A command-line value that must not be shown: its `Debug` is `<redacted>`.
@@ -123,6 +139,22 @@ pub struct Settings {
     pub json: bool,
     /// Authentications to add.
     pub auth: Vec<Auth>,
+    /// TLS files: CA, client certificate, client key.
+    pub tls: Option<TlsFiles>,
+    /// SASL DIGEST-MD5 user and password file.
+    pub sasl: Option<(String, std::path::PathBuf)>,
+}
+
+/// The `--tls-*` files.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub struct TlsFiles {
+    /// The CA certificate.
+    pub ca: std::path::PathBuf,
+    /// The client certificate.
+    pub cert: Option<std::path::PathBuf>,
+    /// The client key.
+    pub key: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -136,22 +168,73 @@ impl Settings {
             .iter()
             .map(|a| Auth::parse(&a.0))
             .collect::<Result<_, _>>()?;
+        let tls = match (args.tls_ca, args.tls_cert, args.tls_key) {
+            (None, None, None) => None,
+            (Some(ca), cert, key) => {
+                if cert.is_some() != key.is_some() {
+                    return Err("--tls-cert and --tls-key go together".into());
+                }
+                Some(TlsFiles { ca, cert, key })
+            }
+            (None, _, _) => return Err("TLS needs --tls-ca FILE (the CA to trust)".into()),
+        };
+        let sasl = match (args.sasl_user, args.sasl_password_file) {
+            (None, None) => None,
+            (Some(user), Some(file)) => Some((user, file)),
+            _ => return Err("--sasl-user and --sasl-password-file go together".into()),
+        };
         Ok(Settings {
             server: parse_connection_string(&args.server)?,
             timeout: args.timeout,
             session_timeout: args.session_timeout,
             json: args.json,
             auth,
+            tls,
+            sasl,
         })
     }
 
-    fn session_config(&self) -> SessionConfig {
-        SessionConfig {
+    fn session_config(&self) -> Result<SessionConfig, Failure> {
+        let sasl = match &self.sasl {
+            None => None,
+            Some((user, file)) => {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| Failure(format!("cannot read {}: {e}", file.display())))?;
+                let password = text.lines().next().unwrap_or_default().to_owned();
+                Some(zk_session::sasl::SaslConfig::digest_md5(
+                    user.clone(),
+                    password,
+                ))
+            }
+        };
+        #[allow(unused_mut)]
+        let mut config = SessionConfig {
             session_timeout: self.session_timeout,
             request_timeout: Some(self.timeout),
             close_timeout: self.timeout.min(Duration::from_secs(2)),
+            sasl,
             ..SessionConfig::default()
+        };
+        if let Some(files) = &self.tls {
+            #[cfg(feature = "tls")]
+            {
+                let tls = zk_session::tls::TlsConfig::from_files(
+                    &files.ca,
+                    files.cert.as_deref(),
+                    files.key.as_deref(),
+                )
+                .map_err(|e| Failure(e.to_string()))?;
+                config.tls = Some(tls);
+            }
+            #[cfg(not(feature = "tls"))]
+            {
+                let _ = files;
+                return Err(Failure(
+                    "this zk was built without TLS; build it with `--features tls`".into(),
+                ));
+            }
         }
+        Ok(config)
     }
 
     fn cannot_connect(&self) -> Failure {
@@ -167,12 +250,16 @@ impl Settings {
     /// # Errors
     /// No connection within the deadline; authentication failures.
     pub async fn client(&self) -> Result<Session, Failure> {
-        let client = Client::start(&self.server, self.session_config())
+        let client = Client::start(&self.server, self.session_config()?)
             .map_err(|e| Failure(e.to_string()))?;
         match client.wait_connected(Some(self.timeout)).await {
             Ok(()) => {}
             Err(ZkError::Timeout) => {
+                let cause = client.last_connect_error();
                 client.close().await;
+                if let Some((message, true)) = cause {
+                    return Err(Failure(format!("TLS to {} failed: {message}", self.server)));
+                }
                 return Err(self.cannot_connect());
             }
             Err(e) => {
@@ -191,9 +278,8 @@ impl Settings {
         Ok(session)
     }
 
-    /// Connects a zc-zk handle (it survives session expiry), waiting up to `--timeout`, and
-    /// authenticates its first session. After an expiry call
-    /// [`authenticate`](Settings::authenticate) on the new session.
+    /// Connects a zc-zk handle (it survives session expiry), waiting up to `--timeout`; zc-zk
+    /// authenticates it, and every session after an expiry, with the `--auth` credentials.
     ///
     /// # Errors
     /// No connection within the deadline; authentication failures.
@@ -201,19 +287,22 @@ impl Settings {
         let options = ZooKeeperOptions {
             session_timeout: self.session_timeout,
             connect_timeout: Some(self.timeout),
-            session: self.session_config(),
+            session: self.session_config()?,
+            auth: self
+                .auth
+                .iter()
+                .map(|a| (a.scheme.clone(), a.credentials.clone()))
+                .collect(),
             ..ZooKeeperOptions::default()
         };
-        let zk = match ZooKeeper::connect_with(&self.server, options).await {
-            Ok(zk) => zk,
-            Err(zc_zk::Error::FailedConnect { .. }) => return Err(self.cannot_connect()),
-            Err(e) => return Err(Failure(format!("cannot connect to {}: {e}", self.server))),
-        };
-        if let Err(e) = self.authenticate(&zk.client()).await {
-            zk.close().await;
-            return Err(e);
+        match ZooKeeper::connect_with(&self.server, options).await {
+            Ok(zk) => Ok(zk),
+            Err(zc_zk::Error::FailedConnect { .. }) => Err(self.cannot_connect()),
+            Err(zc_zk::Error::ZooKeeper(ZkError::AuthFailed)) => {
+                Err(Failure(format!("authentication failed at {}", self.server)))
+            }
+            Err(e) => Err(Failure(format!("cannot connect to {}: {e}", self.server))),
         }
-        Ok(zk)
     }
 
     /// Adds every `--auth` to `client`'s session.
@@ -320,6 +409,11 @@ mod tests {
             session_timeout: Duration::from_secs(1),
             json: false,
             auth: vec![Secret("digest:alice:s3cret".into())],
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
+            sasl_user: None,
+            sasl_password_file: None,
         };
         assert!(!format!("{args:?}").contains("s3cret"));
         let settings = Settings::new(args).unwrap();

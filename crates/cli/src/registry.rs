@@ -156,7 +156,6 @@ pub async fn register(settings: &Settings, args: RegisterArgs) -> Result<ExitCod
             events.quiet();
         }
     }
-    let mut session_id = zk.session_id();
     loop {
         tokio::select! {
             name = shutdown.recv() => {
@@ -168,14 +167,6 @@ pub async fn register(settings: &Settings, args: RegisterArgs) -> Result<ExitCod
                     result = Err(Failure("the session ended; not registered any more".into()));
                     break;
                 };
-                if event.state.is_connected() && event.session_id != session_id {
-                    // A new session after an expiry: it needs our credentials too. The
-                    // registration retries on its own if it raced them (NoAuth).
-                    session_id = event.session_id;
-                    if let Err(e) = settings.authenticate(&zk.client()).await {
-                        eprintln!("zk: {e}");
-                    }
-                }
                 let _ = events.session(event.state);
             }
             () = removed(&registration) => {

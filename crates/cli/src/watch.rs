@@ -96,7 +96,6 @@ pub async fn children(settings: &Settings, path: &str) -> Result<ExitCode, Failu
     };
     let changes = view.changes();
     stream(
-        settings,
         zk,
         shutdown,
         changes,
@@ -121,7 +120,7 @@ pub async fn properties(settings: &Settings, path: &str) -> Result<ExitCode, Fai
         }
     };
     let changes = view.changes();
-    stream(settings, zk, shutdown, changes, |props: &zc_zk::PropertyMap| {
+    stream(zk, shutdown, changes, |props: &zc_zk::PropertyMap| {
         json!({"event": "properties", "path": path, "properties": props})
     }, path)
     .await
@@ -136,7 +135,6 @@ enum Stop {
 }
 
 async fn stream<T>(
-    settings: &Settings,
     zk: ZooKeeper,
     mut shutdown: Shutdown,
     mut changes: Changes<T>,
@@ -144,7 +142,6 @@ async fn stream<T>(
     path: &str,
 ) -> Result<ExitCode, Failure> {
     let mut sessions = zk.session_events();
-    let mut session_id = zk.session_id();
     let mut events = Events::new(true);
     let stop = loop {
         tokio::select! {
@@ -164,13 +161,6 @@ async fn stream<T>(
             },
             event = sessions.next() => match event {
                 Some(event) => {
-                    if event.state.is_connected() && event.session_id != session_id {
-                        // A new session after an expiry needs our credentials too.
-                        session_id = event.session_id;
-                        if let Err(e) = settings.authenticate(&zk.client()).await {
-                            eprintln!("zk: {e}");
-                        }
-                    }
                     if events.session(event.state).is_err() {
                         break Stop::ReaderGone;
                     }

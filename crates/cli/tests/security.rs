@@ -1,0 +1,144 @@
+//! `zk` with SASL and TLS against real servers.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use zk_testkit::ServerConfig;
+
+fn zk(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zk"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("zk runs");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "zk {args:?} did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn sasl_flags_authenticate_and_a_wrong_password_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let jaas = dir.path().join("jaas.conf");
+    std::fs::write(
+        &jaas,
+        "Server {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n  user_bob=\"bobsecret\";\n};\n",
+    )
+    .unwrap();
+    let server = ServerConfig::new()
+        .extra_config("authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider")
+        .system_property(
+            "java.security.auth.login.config",
+            jaas.display().to_string(),
+        )
+        .start()
+        .unwrap();
+    let good = dir.path().join("good");
+    std::fs::write(&good, "bobsecret\n").unwrap();
+    let bad = dir.path().join("bad");
+    std::fs::write(&bad, "nope\n").unwrap();
+    let cs = server.connect_string();
+    let ok = zk(&[
+        "-s",
+        &cs,
+        "--sasl-user",
+        "bob",
+        "--sasl-password-file",
+        good.to_str().unwrap(),
+        "ls",
+        "/",
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    let denied = zk(&[
+        "-s",
+        &cs,
+        "--timeout",
+        "5s",
+        "--sasl-user",
+        "bob",
+        "--sasl-password-file",
+        bad.to_str().unwrap(),
+        "ls",
+        "/",
+    ]);
+    assert_eq!(denied.status.code(), Some(1), "{}", stderr(&denied));
+    assert!(
+        !stderr(&denied).contains("nope"),
+        "the password is never shown"
+    );
+    assert_eq!(stderr(&denied).lines().count(), 1, "{}", stderr(&denied));
+    let half = zk(&["-s", &cs, "--sasl-user", "bob", "ls", "/"]);
+    assert_eq!(half.status.code(), Some(2), "{}", stderr(&half));
+}
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn tls_flags_explain_that_this_build_has_no_tls() {
+    let out = zk(&[
+        "-s",
+        "127.0.0.1:1",
+        "--tls-ca",
+        "/nonexistent.pem",
+        "ls",
+        "/",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--features tls"), "{}", stderr(&out));
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_flags_connect_and_an_untrusted_ca_is_refused() {
+    use zk_testkit::{ClientAuth, TestCertificates, free_port};
+    let certs = TestCertificates::generate().unwrap();
+    let port = free_port().unwrap();
+    let _server = ServerConfig::new()
+        .tls(&certs, ClientAuth::Need, port)
+        .start()
+        .unwrap();
+    let cs = format!("127.0.0.1:{port}");
+    let (ca, cert, key) = (
+        certs.ca_pem(),
+        certs.client_cert_pem(),
+        certs.client_key_pem(),
+    );
+    let ok = zk(&[
+        "-s",
+        &cs,
+        "--tls-ca",
+        ca.to_str().unwrap(),
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "ls",
+        "/",
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    let other = certs.other_ca_pem();
+    let refused = zk(&[
+        "-s",
+        &cs,
+        "--timeout",
+        "3s",
+        "--tls-ca",
+        other.to_str().unwrap(),
+        "ls",
+        "/",
+    ]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("TLS"), "{}", stderr(&refused));
+}
