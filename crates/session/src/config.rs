@@ -122,6 +122,10 @@ pub struct SessionConfig {
     /// server is behind the client) before the session fails with
     /// [`Error::EnsembleBehind`]. Default 3.
     pub max_refused_rounds: u32,
+    /// And for how long at least: a starting server also closes connections, so refusals must
+    /// outlast this too. Default (`None`): the session timeout, after which the session could
+    /// not have survived anyway.
+    pub min_refused_time: Option<Duration>,
     /// How long close waits for the server's reply to CloseSession. Default 2 s.
     pub close_timeout: Duration,
     /// The largest frame accepted from the server. Default
@@ -152,6 +156,7 @@ impl Default for SessionConfig {
             max_in_flight: 512,
             read_only: false,
             max_refused_rounds: 3,
+            min_refused_time: None,
             close_timeout: Duration::from_secs(2),
             max_frame_len: zk_proto::frame::DEFAULT_MAX_FRAME_LEN,
             seed: None,

@@ -200,6 +200,7 @@ pub struct Session<C> {
     attempts_in_round: usize,
     refused_in_round: usize,
     refused_rounds: u32,
+    refused_since: Option<Instant>,
     round: u32,
     ever_connected: bool,
 
@@ -249,6 +250,7 @@ impl<C> Session<C> {
             attempts_in_round: 0,
             refused_in_round: 0,
             refused_rounds: 0,
+            refused_since: None,
             round: 0,
             ever_connected: false,
             queue: VecDeque::new(),
@@ -753,8 +755,21 @@ impl<C> Session<C> {
         // A whole round of hosts failed.
         if self.refused_in_round == self.hosts.len() {
             self.refused_rounds += 1;
+            let since = *self.refused_since.get_or_insert(now);
             warn!(target: "zookeeper", rounds = self.refused_rounds, last_zxid_seen = format_args!("{:#x}", self.last_zxid), "every server closed the connection during the handshake");
-            if self.refused_rounds >= self.config.max_refused_rounds {
+            // A server that is starting up closes connections too ("ZooKeeperServer not
+            // running"): only refusals that outlast the minimum time mean "behind".
+            let min_time = self
+                .config
+                .min_refused_time
+                .unwrap_or(if self.negotiated.is_zero() {
+                    self.config.session_timeout
+                } else {
+                    self.negotiated
+                });
+            if self.refused_rounds >= self.config.max_refused_rounds
+                && now.duration_since(since) >= min_time
+            {
                 let err = Error::EnsembleBehind {
                     last_zxid_seen: self.last_zxid,
                 };
@@ -763,6 +778,7 @@ impl<C> Session<C> {
             }
         } else {
             self.refused_rounds = 0;
+            self.refused_since = None;
         }
         self.attempts_in_round = 0;
         self.refused_in_round = 0;
@@ -916,6 +932,7 @@ impl<C> Session<C> {
         self.attempts_in_round = 0;
         self.refused_in_round = 0;
         self.refused_rounds = 0;
+        self.refused_since = None;
         self.round = 0;
         self.timers.stop(Timer::Connect);
         self.timers.stop(Timer::Queue);

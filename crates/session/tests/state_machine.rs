@@ -561,6 +561,7 @@ fn every_host_refusing_the_handshake_for_max_refused_rounds_ends_in_ensemble_beh
     let cfg = SessionConfig {
         last_zxid_seen: 0x1000,
         max_refused_rounds: 3,
+        min_refused_time: Some(Duration::ZERO),
         ..config()
     };
     let mut pair = Pair::new("h1:2181,h2:2181,h3:2181", cfg);
@@ -584,6 +585,30 @@ fn every_host_refusing_the_handshake_for_max_refused_rounds_ends_in_ensemble_beh
     assert_eq!(pair.error(b), behind);
     pair.advance(secs(60));
     assert_eq!(pair.connect_hosts().len(), 9);
+}
+
+#[test]
+fn refusals_shorter_than_the_minimum_time_are_a_starting_server_not_data_loss() {
+    // Three quick rounds of refusals (a server that is still loading its database closes
+    // connections too) do not end the session before the minimum time.
+    let cfg = SessionConfig {
+        last_zxid_seen: 0x1000,
+        max_refused_rounds: 3,
+        min_refused_time: Some(secs(30)),
+        ..config()
+    };
+    let mut pair = Pair::new("h1:2181,h2:2181,h3:2181", cfg);
+    pair.run_until(secs(5), |p| p.connect_hosts().len() >= 12);
+    assert!(
+        !pair.session.is_terminal(),
+        "still trying after {} attempts",
+        pair.connect_hosts().len()
+    );
+    pair.run_until(secs(60), |p| p.session.is_terminal());
+    assert_eq!(
+        pair.state_list().last(),
+        Some(&SessionState::EnsembleBehind)
+    );
 }
 
 #[test]
