@@ -74,7 +74,7 @@ pub struct PersistentWatcher {
 #[derive(Debug)]
 struct WatchGuard {
     id: WatcherId,
-    path: String,
+    path: Arc<str>,
     kinds: &'static [WatchKind],
     commands: mpsc::WeakUnboundedSender<Command>,
     armed: bool,
@@ -372,10 +372,10 @@ impl Client {
         self.inner.next_watcher.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn guard(&self, id: WatcherId, path: &str, kinds: &'static [WatchKind]) -> WatchGuard {
+    fn guard(&self, id: WatcherId, path: Arc<str>, kinds: &'static [WatchKind]) -> WatchGuard {
         WatchGuard {
             id,
-            path: path.to_owned(),
+            path,
             kinds,
             commands: self.inner.commands.downgrade(),
             armed: true,
@@ -406,14 +406,15 @@ impl Client {
     ) -> Result<(Reply, OneshotWatcher)> {
         let id = self.watcher_id();
         let (tx, rx) = oneshot::channel();
+        let path: Arc<str> = Arc::from(path);
         let registration = WatchRegistration {
-            path: path.to_owned(),
+            path: path.clone(),
             kind,
             id,
         };
         let watch = PendingWatch {
             id,
-            path: path.to_owned(),
+            path: path.clone(),
             kind,
             sink: WatchSink::Oneshot(tx),
         };
@@ -1020,14 +1021,15 @@ impl Client {
         });
         let id = self.watcher_id();
         let (tx, rx) = mpsc::unbounded_channel();
+        let path: Arc<str> = Arc::from(path);
         let registration = WatchRegistration {
-            path: path.to_owned(),
+            path: path.clone(),
             kind,
             id,
         };
         let watch = PendingWatch {
             id,
-            path: path.to_owned(),
+            path: path.clone(),
             kind,
             sink: WatchSink::Stream(tx),
         };

@@ -31,7 +31,7 @@ pub(crate) enum WatchSink {
 #[derive(Debug)]
 pub(crate) struct PendingWatch {
     pub(crate) id: WatcherId,
-    pub(crate) path: String,
+    pub(crate) path: Arc<str>,
     pub(crate) kind: WatchKind,
     pub(crate) sink: WatchSink,
 }
@@ -55,7 +55,7 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<Reply, Error>>,
     },
     RemoveWatcher {
-        path: String,
+        path: Arc<str>,
         kind: WatchKind,
         id: WatcherId,
     },

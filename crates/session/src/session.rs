@@ -67,8 +67,8 @@ impl OutgoingRequest {
 /// A watch a request registers when it succeeds.
 #[derive(Debug, Clone)]
 pub struct WatchRegistration {
-    /// The client path (chroot stripped).
-    pub path: String,
+    /// The client path (chroot stripped), shared with the watcher's handle.
+    pub path: std::sync::Arc<str>,
     /// The kind. `Exist` becomes `Data` when the node exists, as on the server.
     pub kind: WatchKind,
     /// The local watcher.

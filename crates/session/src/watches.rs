@@ -5,6 +5,7 @@
 //! client paths (chroot stripped).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use zk_proto::{EventType, KeeperState};
 
@@ -57,32 +58,78 @@ impl WatchedEvent {
     }
 }
 
+/// The watchers of one path: the first inline (most paths have one), the rest in a vector.
 #[derive(Debug, Default)]
 struct PathWatches {
-    data: Vec<WatcherId>,
-    exist: Vec<WatcherId>,
-    child: Vec<WatcherId>,
-    persistent: Vec<WatcherId>,
-    recursive: Vec<WatcherId>,
+    first: Option<(WatcherId, WatchKind)>,
+    rest: Vec<(WatcherId, WatchKind)>,
 }
 
 impl PathWatches {
-    fn list(&mut self, kind: WatchKind) -> &mut Vec<WatcherId> {
-        match kind {
-            WatchKind::Data => &mut self.data,
-            WatchKind::Exist => &mut self.exist,
-            WatchKind::Child => &mut self.child,
-            WatchKind::Persistent => &mut self.persistent,
-            WatchKind::PersistentRecursive => &mut self.recursive,
+    fn iter(&self) -> impl Iterator<Item = (WatcherId, WatchKind)> + '_ {
+        self.first.iter().chain(&self.rest).copied()
+    }
+
+    fn has(&self, kind: WatchKind) -> bool {
+        self.iter().any(|(_, k)| k == kind)
+    }
+
+    fn contains(&self, id: WatcherId, kind: WatchKind) -> bool {
+        self.iter().any(|e| e == (id, kind))
+    }
+
+    fn push(&mut self, id: WatcherId, kind: WatchKind) {
+        if self.first.is_none() {
+            self.first = Some((id, kind));
+        } else {
+            self.rest.push((id, kind));
+        }
+    }
+
+    /// Removes the entries whose kind `taken` selects, appending their ids to `out`.
+    fn take(&mut self, out: &mut Vec<WatcherId>, mut taken: impl FnMut(WatchKind) -> bool) {
+        if let Some((id, kind)) = self.first {
+            if taken(kind) {
+                out.push(id);
+                self.first = None;
+            }
+        }
+        self.rest.retain(|&(id, kind)| {
+            if taken(kind) {
+                out.push(id);
+                false
+            } else {
+                true
+            }
+        });
+        if self.first.is_none() && !self.rest.is_empty() {
+            self.first = Some(self.rest.remove(0));
+        }
+        if self.rest.is_empty() && self.rest.capacity() > 0 {
+            self.rest = Vec::new();
+        }
+    }
+
+    fn remove(&mut self, id: WatcherId, kind: WatchKind) -> bool {
+        if self.first == Some((id, kind)) {
+            self.first = if self.rest.is_empty() {
+                None
+            } else {
+                Some(self.rest.remove(0))
+            };
+            return true;
+        }
+        match self.rest.iter().position(|e| *e == (id, kind)) {
+            Some(pos) => {
+                self.rest.remove(pos);
+                true
+            }
+            None => false,
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.data.is_empty()
-            && self.exist.is_empty()
-            && self.child.is_empty()
-            && self.persistent.is_empty()
-            && self.recursive.is_empty()
+        self.first.is_none() && self.rest.is_empty()
     }
 }
 
@@ -101,23 +148,23 @@ pub enum Unused {
     PersistentRecursive,
 }
 
-/// The local watch table.
+/// The local watch table. Paths are shared (`Arc<str>`) with the watcher handles that hold
+/// them, so a watch costs one path allocation in all.
 #[derive(Debug, Default)]
 pub struct WatchRegistry {
-    paths: HashMap<String, PathWatches>,
+    paths: HashMap<Arc<str>, PathWatches>,
     recursive_count: usize,
 }
 
 impl WatchRegistry {
     /// Adds `id` as a watcher of (`path`, `kind`).
-    pub fn add(&mut self, path: &str, kind: WatchKind, id: WatcherId) {
-        let entry = match self.paths.get_mut(path) {
+    pub fn add(&mut self, path: &Arc<str>, kind: WatchKind, id: WatcherId) {
+        let entry = match self.paths.get_mut(&**path) {
             Some(e) => e,
-            None => self.paths.entry(path.to_owned()).or_default(),
+            None => self.paths.entry(path.clone()).or_default(),
         };
-        let list = entry.list(kind);
-        if !list.contains(&id) {
-            list.push(id);
+        if !entry.contains(id, kind) {
+            entry.push(id, kind);
             if kind == WatchKind::PersistentRecursive {
                 self.recursive_count += 1;
             }
@@ -129,23 +176,21 @@ impl WatchRegistry {
         let Some(entry) = self.paths.get_mut(path) else {
             return Unused::None;
         };
-        let list = entry.list(kind);
-        let Some(pos) = list.iter().position(|w| *w == id) else {
+        if !entry.remove(id, kind) {
             return Unused::None;
-        };
-        list.swap_remove(pos);
+        }
         if kind == WatchKind::PersistentRecursive {
             self.recursive_count -= 1;
         }
         let unused = match kind {
             WatchKind::Data | WatchKind::Exist
-                if entry.data.is_empty() && entry.exist.is_empty() =>
+                if !entry.has(WatchKind::Data) && !entry.has(WatchKind::Exist) =>
             {
                 Unused::Data
             }
-            WatchKind::Child if entry.child.is_empty() => Unused::Children,
-            WatchKind::Persistent if entry.persistent.is_empty() => Unused::Persistent,
-            WatchKind::PersistentRecursive if entry.recursive.is_empty() => {
+            WatchKind::Child if !entry.has(WatchKind::Child) => Unused::Children,
+            WatchKind::Persistent if !entry.has(WatchKind::Persistent) => Unused::Persistent,
+            WatchKind::PersistentRecursive if !entry.has(WatchKind::PersistentRecursive) => {
                 Unused::PersistentRecursive
             }
             _ => Unused::None,
@@ -161,20 +206,23 @@ impl WatchRegistry {
     pub fn fire(&mut self, event_type: EventType, path: &str) -> Vec<WatcherId> {
         let mut fired = Vec::new();
         if let Some(entry) = self.paths.get_mut(path) {
-            match event_type {
+            let taken = |kind: WatchKind| match event_type {
                 EventType::NodeCreated | EventType::NodeDataChanged => {
-                    fired.append(&mut entry.data);
-                    fired.append(&mut entry.exist);
+                    matches!(kind, WatchKind::Data | WatchKind::Exist)
                 }
-                EventType::NodeChildrenChanged => fired.append(&mut entry.child),
+                EventType::NodeChildrenChanged => kind == WatchKind::Child,
                 EventType::NodeDeleted => {
-                    fired.append(&mut entry.data);
-                    fired.append(&mut entry.exist);
-                    fired.append(&mut entry.child);
+                    matches!(kind, WatchKind::Data | WatchKind::Exist | WatchKind::Child)
                 }
-                _ => {}
-            }
-            fired.extend_from_slice(&entry.persistent);
+                _ => false,
+            };
+            entry.take(&mut fired, taken);
+            fired.extend(
+                entry
+                    .iter()
+                    .filter(|(_, k)| *k == WatchKind::Persistent)
+                    .map(|(id, _)| id),
+            );
             if entry.is_empty() {
                 self.paths.remove(path);
             }
@@ -183,7 +231,12 @@ impl WatchRegistry {
             let mut prefix = path;
             loop {
                 if let Some(entry) = self.paths.get(prefix) {
-                    fired.extend_from_slice(&entry.recursive);
+                    fired.extend(
+                        entry
+                            .iter()
+                            .filter(|(_, k)| *k == WatchKind::PersistentRecursive)
+                            .map(|(id, _)| id),
+                    );
                 }
                 if prefix == "/" {
                     break;
@@ -206,14 +259,7 @@ impl WatchRegistry {
         let mut all: Vec<WatcherId> = self
             .paths
             .drain()
-            .flat_map(|(_, e)| {
-                e.data
-                    .into_iter()
-                    .chain(e.exist)
-                    .chain(e.child)
-                    .chain(e.persistent)
-                    .chain(e.recursive)
-            })
+            .flat_map(|(_, e)| e.iter().map(|(id, _)| id).collect::<Vec<_>>())
             .collect();
         all.sort_unstable();
         all.dedup();
@@ -225,8 +271,9 @@ impl WatchRegistry {
         let mut all: Vec<WatcherId> = self
             .paths
             .values()
-            .flat_map(|e| e.persistent.iter().chain(&e.recursive))
-            .copied()
+            .flat_map(|e| e.iter())
+            .filter(|(_, k)| k.is_persistent())
+            .map(|(id, _)| id)
             .collect();
         all.sort_unstable();
         all.dedup();
@@ -235,16 +282,7 @@ impl WatchRegistry {
 
     /// The number of (path, kind, watcher) entries.
     pub fn len(&self) -> usize {
-        self.paths
-            .values()
-            .map(|e| {
-                e.data.len()
-                    + e.exist.len()
-                    + e.child.len()
-                    + e.persistent.len()
-                    + e.recursive.len()
-            })
-            .sum()
+        self.paths.values().map(|e| e.iter().count()).sum()
     }
 
     /// Whether no watch is held.
@@ -256,23 +294,22 @@ impl WatchRegistry {
     /// child, persistent, persistent recursive.
     pub fn server_lists(&self) -> [Vec<&str>; 5] {
         let mut lists: [Vec<&str>; 5] = Default::default();
-        let mut paths: Vec<(&String, &PathWatches)> = self.paths.iter().collect();
+        let mut paths: Vec<(&Arc<str>, &PathWatches)> = self.paths.iter().collect();
         paths.sort_unstable_by(|a, b| a.0.cmp(b.0));
         for (path, e) in paths {
-            if !e.data.is_empty() {
-                lists[0].push(path);
-            }
-            if !e.exist.is_empty() {
-                lists[1].push(path);
-            }
-            if !e.child.is_empty() {
-                lists[2].push(path);
-            }
-            if !e.persistent.is_empty() {
-                lists[3].push(path);
-            }
-            if !e.recursive.is_empty() {
-                lists[4].push(path);
+            for (i, kind) in [
+                WatchKind::Data,
+                WatchKind::Exist,
+                WatchKind::Child,
+                WatchKind::Persistent,
+                WatchKind::PersistentRecursive,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                if e.has(kind) {
+                    lists[i].push(path);
+                }
             }
         }
         lists
@@ -286,9 +323,9 @@ mod tests {
     #[test]
     fn data_change_fires_data_and_exist_watchers_once() {
         let mut w = WatchRegistry::default();
-        w.add("/a", WatchKind::Data, 1);
-        w.add("/a", WatchKind::Exist, 2);
-        w.add("/a", WatchKind::Child, 3);
+        w.add(&"/a".into(), WatchKind::Data, 1);
+        w.add(&"/a".into(), WatchKind::Exist, 2);
+        w.add(&"/a".into(), WatchKind::Child, 3);
         assert_eq!(w.fire(EventType::NodeDataChanged, "/a"), [1, 2]);
         assert_eq!(w.fire(EventType::NodeDataChanged, "/a"), Vec::<u64>::new());
         assert_eq!(w.fire(EventType::NodeDeleted, "/a"), [3]);
@@ -298,8 +335,8 @@ mod tests {
     #[test]
     fn persistent_watchers_stay_and_recursive_ones_see_descendants() {
         let mut w = WatchRegistry::default();
-        w.add("/a", WatchKind::Persistent, 1);
-        w.add("/", WatchKind::PersistentRecursive, 2);
+        w.add(&"/a".into(), WatchKind::Persistent, 1);
+        w.add(&"/".into(), WatchKind::PersistentRecursive, 2);
         assert_eq!(w.fire(EventType::NodeDataChanged, "/a"), [1, 2]);
         assert_eq!(w.fire(EventType::NodeCreated, "/a/b/c"), [2]);
         assert_eq!(w.fire(EventType::NodeChildrenChanged, "/a"), [1]);
@@ -309,8 +346,8 @@ mod tests {
     #[test]
     fn removing_the_last_local_watcher_frees_the_server_watch() {
         let mut w = WatchRegistry::default();
-        w.add("/a", WatchKind::Data, 1);
-        w.add("/a", WatchKind::Data, 2);
+        w.add(&"/a".into(), WatchKind::Data, 1);
+        w.add(&"/a".into(), WatchKind::Data, 2);
         assert_eq!(w.remove("/a", WatchKind::Data, 1), Unused::None);
         assert_eq!(w.remove("/a", WatchKind::Data, 2), Unused::Data);
         assert_eq!(w.remove("/a", WatchKind::Data, 2), Unused::None);

@@ -1355,7 +1355,7 @@ fn with_watch(
 ) -> OutgoingRequest {
     match watch {
         Some(id) => request.with_watch(WatchRegistration {
-            path: path.to_owned(),
+            path: path.into(),
             kind,
             id,
         }),
