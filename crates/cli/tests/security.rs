@@ -32,18 +32,8 @@ fn stderr(o: &Output) -> String {
 #[test]
 fn sasl_flags_authenticate_and_a_wrong_password_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let jaas = dir.path().join("jaas.conf");
-    std::fs::write(
-        &jaas,
-        "Server {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n  user_bob=\"bobsecret\";\n};\n",
-    )
-    .unwrap();
     let server = ServerConfig::new()
-        .extra_config("authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider")
-        .system_property(
-            "java.security.auth.login.config",
-            jaas.display().to_string(),
-        )
+        .sasl_digest_user("bob", "bobsecret")
         .start()
         .unwrap();
     let good = dir.path().join("good");

@@ -106,29 +106,17 @@ async fn creator_acl_without_authentication_is_an_invalid_acl() {
     c.close().await;
 }
 
-/// A server whose JAAS `Server` section knows `bob` / `bobsecret` through `DigestLoginModule`.
-fn sasl_server() -> (zk_testkit::Server, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let jaas = dir.path().join("jaas.conf");
-    std::fs::write(
-        &jaas,
-        "Server {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n  user_bob=\"bobsecret\";\n};\n",
-    )
-    .unwrap();
-    let server = zk_testkit::ServerConfig::new()
-        .extra_config("authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider")
-        .system_property(
-            "java.security.auth.login.config",
-            jaas.display().to_string(),
-        )
+/// A server that knows the SASL user `bob` / `bobsecret`.
+fn sasl_server() -> zk_testkit::Server {
+    zk_testkit::ServerConfig::new()
+        .sasl_digest_user("bob", "bobsecret")
         .start()
-        .unwrap();
-    (server, dir)
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sasl_digest_md5_authenticates_and_a_sasl_acl_admits_the_principal() {
-    let (server, _dir) = tokio::task::block_in_place(sasl_server);
+    let server = tokio::task::block_in_place(sasl_server);
     let config = SessionConfig {
         sasl: Some(zk_session::sasl::SaslConfig::digest_md5("bob", "bobsecret")),
         ..SessionConfig::default()
@@ -157,7 +145,7 @@ async fn sasl_digest_md5_authenticates_and_a_sasl_acl_admits_the_principal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_sasl_password_ends_the_session_with_auth_failed() {
-    let (server, _dir) = tokio::task::block_in_place(sasl_server);
+    let server = tokio::task::block_in_place(sasl_server);
     let config = SessionConfig {
         sasl: Some(zk_session::sasl::SaslConfig::digest_md5("bob", "wrong")),
         ..SessionConfig::default()

@@ -77,6 +77,7 @@ pub struct ServerConfig {
     reconfig_enabled: bool,
     force_sync: bool,
     extra_config: Vec<String>,
+    sasl_users: Vec<(String, String)>,
     system_properties: Vec<(String, String)>,
     jvm_args: Option<Vec<String>>,
     start_timeout: Duration,
@@ -93,6 +94,7 @@ impl Default for ServerConfig {
             reconfig_enabled: false,
             force_sync: false,
             extra_config: Vec::new(),
+            sasl_users: Vec::new(),
             system_properties: Vec::new(),
             jvm_args: None,
             start_timeout: Duration::from_secs(60),
@@ -144,6 +146,18 @@ impl ServerConfig {
     /// Makes the transaction log fsync (default off, which is much faster).
     pub fn force_sync(mut self, enabled: bool) -> Self {
         self.force_sync = enabled;
+        self
+    }
+
+    /// Lets SASL DIGEST-MD5 clients log in as `user` with `password`: writes
+    /// a JAAS `Server` section with ZooKeeper's `DigestLoginModule` and turns
+    /// on the SASL auth provider. Call once per user.
+    pub fn sasl_digest_user(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.sasl_users.push((user.into(), password.into()));
         self
     }
 
@@ -602,6 +616,25 @@ impl Cluster {
             props.push(("zookeeper.forceSync".into(), "no".into()));
         }
         props.extend(self.install.logging_properties.iter().cloned());
+        if !c.sasl_users.is_empty() {
+            let mut jaas = String::from(
+                "Server {\n  org.apache.zookeeper.server.auth.DigestLoginModule required",
+            );
+            for (user, password) in &c.sasl_users {
+                let _ = write!(jaas, "\n  user_{user}=\"{password}\"");
+            }
+            jaas.push_str(";\n};\n");
+            let path = m.dir.join("jaas.conf");
+            fs::write(&path, jaas).map_err(|e| io("writing jaas.conf", e))?;
+            props.push((
+                "java.security.auth.login.config".into(),
+                path.display().to_string(),
+            ));
+            props.push((
+                "zookeeper.authProvider.sasl".into(),
+                "org.apache.zookeeper.server.auth.SASLAuthenticationProvider".into(),
+            ));
+        }
         props.extend(c.system_properties.iter().cloned());
         for (k, v) in props {
             cmd.arg(format!("-D{k}={v}"));
