@@ -398,14 +398,17 @@ impl Client {
         Ok(reply)
     }
 
-    async fn call_watch(
+    /// Sends `request` registering a watcher of (`path`, `kind`) whose events go to `sink`;
+    /// returns the reply and the guard that removes the watcher when dropped. A reply with an
+    /// error registers nothing (except NoNode for an exists watch) and is returned as the error.
+    async fn call_watched(
         &self,
         request: OutgoingRequest,
         path: &str,
         kind: WatchKind,
-    ) -> Result<(Reply, OneshotWatcher)> {
+        sink: WatchSink,
+    ) -> Result<(Reply, WatchGuard)> {
         let id = self.watcher_id();
-        let (tx, rx) = oneshot::channel();
         let path: Arc<str> = Arc::from(path);
         let registration = WatchRegistration {
             path: path.clone(),
@@ -416,7 +419,7 @@ impl Client {
             id,
             path: path.clone(),
             kind,
-            sink: WatchSink::Oneshot(tx),
+            sink,
         };
         let (reply_tx, reply_rx) = oneshot::channel();
         self.inner
@@ -434,6 +437,7 @@ impl Client {
         if !reply.err.is_ok() && !exist_miss {
             return Err(Error::from_code(reply.err));
         }
+        // An exists watch is filed as a data watch when the node exists.
         let kinds: &'static [WatchKind] = match kind {
             WatchKind::Exist => &[WatchKind::Exist, WatchKind::Data],
             WatchKind::Data => &[WatchKind::Data],
@@ -441,13 +445,20 @@ impl Client {
             WatchKind::Persistent => &[WatchKind::Persistent],
             WatchKind::PersistentRecursive => &[WatchKind::PersistentRecursive],
         };
-        Ok((
-            reply,
-            OneshotWatcher {
-                rx,
-                guard: self.guard(id, path, kinds),
-            },
-        ))
+        Ok((reply, self.guard(id, path, kinds)))
+    }
+
+    async fn call_watch(
+        &self,
+        request: OutgoingRequest,
+        path: &str,
+        kind: WatchKind,
+    ) -> Result<(Reply, OneshotWatcher)> {
+        let (tx, rx) = oneshot::channel();
+        let (reply, guard) = self
+            .call_watched(request, path, kind, WatchSink::Oneshot(tx))
+            .await?;
+        Ok((reply, OneshotWatcher { rx, guard }))
     }
 
     // ----- operations -----
@@ -999,18 +1010,13 @@ impl Client {
     /// The connection errors.
     pub async fn add_watch(&self, path: &str, recursive: bool) -> Result<PersistentWatcher> {
         validate_path(path, false)?;
-        let (mode, kind, kinds): (_, _, &'static [WatchKind]) = if recursive {
+        let (mode, kind) = if recursive {
             (
                 AddWatchMode::PersistentRecursive,
                 WatchKind::PersistentRecursive,
-                &[WatchKind::PersistentRecursive],
             )
         } else {
-            (
-                AddWatchMode::Persistent,
-                WatchKind::Persistent,
-                &[WatchKind::Persistent],
-            )
+            (AddWatchMode::Persistent, WatchKind::Persistent)
         };
         let request = OutgoingRequest::encode(OpCode::AddWatch, |b| {
             AddWatchRequest {
@@ -1019,39 +1025,11 @@ impl Client {
             }
             .encode(b)
         });
-        let id = self.watcher_id();
         let (tx, rx) = mpsc::unbounded_channel();
-        let path: Arc<str> = Arc::from(path);
-        let registration = WatchRegistration {
-            path: path.clone(),
-            kind,
-            id,
-        };
-        let watch = PendingWatch {
-            id,
-            path: path.clone(),
-            kind,
-            sink: WatchSink::Stream(tx),
-        };
-        let (reply_tx, reply_rx) = oneshot::channel();
-        self.inner
-            .commands
-            .send(Command::Request {
-                request: request.with_watch(registration),
-                pending: Pending {
-                    reply: reply_tx,
-                    watch: Some(watch),
-                },
-            })
-            .map_err(|_| Error::Closed)?;
-        let reply = reply_rx.await.map_err(|_| Error::Closed)??;
-        if !reply.err.is_ok() {
-            return Err(Error::from_code(reply.err));
-        }
-        Ok(PersistentWatcher {
-            rx,
-            guard: self.guard(id, path, kinds),
-        })
+        let (_, guard) = self
+            .call_watched(request, path, kind, WatchSink::Stream(tx))
+            .await?;
+        Ok(PersistentWatcher { rx, guard })
     }
 
     /// Asks the server whether it holds a watch of `watcher_type` on `path` for this session
