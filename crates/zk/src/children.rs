@@ -19,19 +19,23 @@ use crate::zookeeper::{Shared, ZooKeeper};
 #[derive(Debug, Clone)]
 pub struct Children {
     path: String,
+    real_path: Arc<std::sync::Mutex<String>>,
     rx: watch::Receiver<Snapshot<Vec<String>>>,
     subscribers: Arc<Subscribers<Vec<String>>>,
     alive: Arc<Alive>,
 }
 
 impl ZooKeeper {
-    /// The children of `path`, kept current.
+    /// The children of `path`, kept current. The path is resolved through symbolic links
+    /// ([`ZooKeeper::resolve`]); when the node is deleted, `path` is resolved again and the
+    /// view follows it if it now leads elsewhere.
     ///
     /// # Errors
-    /// `NoNode` when the node does not exist; the connection errors.
+    /// `NoNode` when the node does not exist; `LinkLoop`; the connection errors.
     pub async fn children(&self, path: &str) -> Result<Children> {
         let client = self.client();
-        let (mut names, watcher) = client.get_children_watch(path).await?;
+        let real = crate::links::resolve_with(&client, path).await?;
+        let (mut names, watcher) = client.get_children_watch(&real).await?;
         names.sort_unstable();
         let snapshot = Snapshot {
             value: Arc::new(names),
@@ -42,9 +46,11 @@ impl ZooKeeper {
         let (tx, rx) = watch::channel(snapshot);
         let subscribers = Subscribers::new("children", path);
         let (alive, alive_rx) = Alive::new();
+        let real_path = Arc::new(std::sync::Mutex::new(real));
         tokio::spawn(refresh(
             self.shared.clone(),
             path.to_owned(),
+            real_path.clone(),
             tx,
             Some(watcher),
             alive_rx.clone(),
@@ -52,6 +58,7 @@ impl ZooKeeper {
         tokio::spawn(notifier(rx.clone(), subscribers.clone(), alive_rx));
         Ok(Children {
             path: path.to_owned(),
+            real_path,
             rx,
             subscribers,
             alive,
@@ -60,9 +67,14 @@ impl ZooKeeper {
 }
 
 impl Children {
-    /// The path watched.
+    /// The path as given.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The path watched: [`path`](Children::path) with links resolved.
+    pub fn real_path(&self) -> String {
+        self.real_path.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
     /// The child names, sorted.
@@ -148,13 +160,15 @@ impl Children {
 /// Keeps the snapshot current until every reader is gone or the node is deleted.
 async fn refresh(
     shared: Arc<Shared>,
-    path: String,
+    virtual_path: String,
+    real_path: Arc<std::sync::Mutex<String>>,
     tx: watch::Sender<Snapshot<Vec<String>>>,
     mut watcher: Option<zk_session::OneshotWatcher>,
     mut alive: watch::Receiver<()>,
 ) {
     let mut generation = shared.generation.clone();
     let mut serial = 0;
+    let mut moved = false;
     loop {
         if let Some(w) = watcher.take() {
             // Any event means a re-read: a change, a deletion (the read says NoNode), or the end
@@ -169,12 +183,14 @@ async fn refresh(
         if current.closed {
             return;
         }
+        let path = real_path.lock().map(|p| p.clone()).unwrap_or_default();
         match current.client.get_children_watch(&path).await {
             Ok((mut names, w)) => {
                 names.sort_unstable();
                 watcher = Some(w);
+                let moved = std::mem::take(&mut moved);
                 tx.send_if_modified(|s| {
-                    if *s.value == names && !s.deleted {
+                    if *s.value == names && !s.deleted && !moved {
                         return false;
                     }
                     serial += 1;
@@ -188,6 +204,10 @@ async fn refresh(
                 });
             }
             Err(ZkError::NoNode) => {
+                if crate::links::re_resolve(&current.client, &virtual_path, &real_path).await {
+                    moved = true;
+                    continue;
+                }
                 tx.send_modify(|s| {
                     serial += 1;
                     *s = Snapshot {

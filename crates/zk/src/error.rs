@@ -34,12 +34,46 @@ pub enum Error {
     /// The ZooKeeper handle was closed.
     #[error("ZooKeeper handle closed")]
     Closed,
+    /// No node at a path, after following symbolic links (zc.zk's `NoNodeError(path)`): the path
+    /// asked for is named.
+    #[error("no node {path}")]
+    NoNode {
+        /// The path asked for.
+        path: String,
+    },
+    /// Following symbolic or property links came back to a path already followed.
+    #[error("link loop: {}", chain.join(" -> "))]
+    LinkLoop {
+        /// The paths followed, ending with the repeated one.
+        chain: Vec<String>,
+    },
+    /// A property link that cannot be followed (or, on write, would not be).
+    #[error("bad property link {name:?}: {link:?}: {reason}")]
+    BadPropertyLink {
+        /// The link's key, `name =>`.
+        name: String,
+        /// Its value, `PATH [PROPERTY]`.
+        link: String,
+        /// Why it cannot be followed.
+        reason: Box<Error>,
+    },
+    /// A tree text that does not parse (see [`tree`](crate::tree)).
+    #[error("line {line}: {message}")]
+    Parse {
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Error {
-    /// Whether this is ZooKeeper's NoNode.
+    /// Whether this is ZooKeeper's NoNode (or [`Error::NoNode`], its form naming the path).
     pub fn is_no_node(&self) -> bool {
-        matches!(self, Error::ZooKeeper(zk_session::Error::NoNode))
+        matches!(
+            self,
+            Error::ZooKeeper(zk_session::Error::NoNode) | Error::NoNode { .. }
+        )
     }
 
     /// Whether this is ZooKeeper's NodeExists.

@@ -50,18 +50,24 @@ pub mod address;
 pub mod children;
 pub mod data;
 pub mod error;
+pub mod links;
 pub mod properties;
 pub mod registration;
+pub mod tree;
 pub mod view;
+pub mod walk;
 pub mod zookeeper;
 
 pub use address::Address;
 pub use children::Children;
 pub use data::PropertyMap;
 pub use error::{Error, Result};
+pub use links::{PropertyLink, normalize_path, parse_property_link};
 pub use properties::Properties;
 pub use registration::{RegisterOptions, Registration, RegistrationStatus};
+pub use tree::{ImportChange, ImportOptions, ImportPlan, Node, ParseError, Trim, parse_tree};
 pub use view::{CallbackError, CallbackResult, Change, Changes};
+pub use walk::{DeleteOptions, DeleteReport, DeleteStep, Walk};
 pub use zk_session;
 pub use zookeeper::{
     CONNECTION_STRING_ENV, DEFAULT_CONNECTION_STRING, SessionChanges, ZooKeeper, ZooKeeperOptions,

@@ -27,6 +27,7 @@ const MAX_CAS_ATTEMPTS: usize = 1000;
 #[derive(Debug, Clone)]
 pub struct Properties {
     path: String,
+    real_path: Arc<std::sync::Mutex<String>>,
     shared: Arc<Shared>,
     rx: watch::Receiver<Snapshot<PropertyMap>>,
     tx: Arc<watch::Sender<Snapshot<PropertyMap>>>,
@@ -37,13 +38,17 @@ pub struct Properties {
 }
 
 impl ZooKeeper {
-    /// The properties of `path`, kept current.
+    /// The properties of `path`, kept current. The path is resolved through symbolic links
+    /// ([`ZooKeeper::resolve`]) and writes go to the real node; when the node is deleted,
+    /// `path` is resolved again and the view follows it if it now leads elsewhere. A change of
+    /// a node that a property link leads to runs the callbacks too (see [`crate::links`]).
     ///
     /// # Errors
-    /// `NoNode` when the node does not exist; the connection errors.
+    /// `NoNode` when the node does not exist; `LinkLoop`; the connection errors.
     pub async fn properties(&self, path: &str) -> Result<Properties> {
         let client = self.client();
-        let (bytes, stat, watcher) = client.get_data_watch(path).await?;
+        let real = crate::links::resolve_with(&client, path).await?;
+        let (bytes, stat, watcher) = client.get_data_watch(&real).await?;
         let map = data::decode(Some(&bytes));
         let snapshot = Snapshot {
             value: Arc::new(map),
@@ -56,9 +61,19 @@ impl ZooKeeper {
         let stat = Arc::new(std::sync::Mutex::new(Some(stat)));
         let subscribers = Subscribers::new("properties", path);
         let (alive, alive_rx) = Alive::new();
+        let real_path = Arc::new(std::sync::Mutex::new(real));
+        tokio::spawn(crate::links::watch_linked(
+            self.shared.clone(),
+            path.to_owned(),
+            real_path.clone(),
+            rx.clone(),
+            tx.clone(),
+            alive_rx.clone(),
+        ));
         tokio::spawn(refresh(
             self.shared.clone(),
             path.to_owned(),
+            real_path.clone(),
             tx.clone(),
             stat.clone(),
             watcher,
@@ -67,6 +82,7 @@ impl ZooKeeper {
         tokio::spawn(notifier(rx.clone(), subscribers.clone(), alive_rx));
         Ok(Properties {
             path: path.to_owned(),
+            real_path,
             shared: self.shared.clone(),
             rx,
             tx,
@@ -140,9 +156,19 @@ async fn cas_write(
 }
 
 impl Properties {
-    /// The path watched.
+    /// The path as given.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The path watched and written: [`path`](Properties::path) with links resolved.
+    pub fn real_path(&self) -> String {
+        self.real_path.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// The current session's client.
+    pub(crate) fn client(&self) -> zk_session::Client {
+        self.shared.current().client
     }
 
     /// The current properties.
@@ -237,7 +263,9 @@ impl Properties {
                 .map(|stat| ((*snapshot.value).clone(), stat.version))
         };
         let client = self.shared.current().client;
-        let (new, stat) = cas_write(&client, &self.path, cached, change).await?;
+        let preview = change((*self.snapshot()).clone());
+        crate::links::check_property_links(&client, &self.path, &preview).await?;
+        let (new, stat) = cas_write(&client, &self.real_path(), cached, change).await?;
         publish(&self.tx, &self.stat, new, stat);
         Ok(())
     }
@@ -299,7 +327,7 @@ fn publish(
     stat_slot: &std::sync::Mutex<Option<Stat>>,
     map: PropertyMap,
     stat: Stat,
-) {
+) -> bool {
     tx.send_if_modified(|s| {
         let mzxid = stat.mzxid;
         if s.deleted || mzxid < s.zxid {
@@ -319,12 +347,13 @@ fn publish(
             zxid: mzxid,
         };
         true
-    });
+    })
 }
 
 async fn refresh(
     shared: Arc<Shared>,
-    path: String,
+    virtual_path: String,
+    real_path: Arc<std::sync::Mutex<String>>,
     tx: Arc<watch::Sender<Snapshot<PropertyMap>>>,
     stat: Arc<std::sync::Mutex<Option<Stat>>>,
     watcher: zk_session::OneshotWatcher,
@@ -332,6 +361,7 @@ async fn refresh(
 ) {
     let mut generation = shared.generation.clone();
     let mut watcher = Some(watcher);
+    let mut moved = false;
     loop {
         if let Some(w) = watcher.take() {
             tokio::select! {
@@ -344,12 +374,29 @@ async fn refresh(
         if current.closed {
             return;
         }
+        let path = real_path.lock().map(|p| p.clone()).unwrap_or_default();
         match current.client.get_data_watch(&path).await {
             Ok((bytes, node_stat, w)) => {
                 watcher = Some(w);
-                publish(&tx, &stat, data::decode(Some(&bytes)), node_stat);
+                let published = publish(&tx, &stat, data::decode(Some(&bytes)), node_stat);
+                if std::mem::take(&mut moved) && !published {
+                    // Followed to another node with equal properties: callbacks still run.
+                    tx.send_modify(|s| s.serial += 1);
+                }
             }
             Err(ZkError::NoNode) => {
+                if crate::links::re_resolve(&current.client, &virtual_path, &real_path).await {
+                    // Another node: its state replaces ours whatever its zxid.
+                    tx.send_if_modified(|s| {
+                        s.zxid = 0;
+                        false
+                    });
+                    if let Ok(mut slot) = stat.lock() {
+                        *slot = None;
+                    }
+                    moved = true;
+                    continue;
+                }
                 tx.send_modify(|s| {
                     *s = Snapshot {
                         value: Arc::new(PropertyMap::new()),

@@ -123,10 +123,11 @@ impl ZooKeeper {
     }
 
     /// Registers a server: creates the ephemeral node `path/HOST:PORT` (one per address of a
-    /// blank host) with data `properties` plus `pid` as JSON.
+    /// blank host) with data `properties` plus `pid` as JSON. `path` is resolved through
+    /// symbolic links first ([`ZooKeeper::resolve`]).
     ///
     /// # Errors
-    /// `NoNode` when `path` does not exist; `NodeExists`-like conflicts as
+    /// `NoNode` when `path` does not exist; `LinkLoop`; `NodeExists`-like conflicts as
     /// [`Error::RegistrationConflict`]; `NoAuth`; the connection errors. On error no node of
     /// this call is left behind.
     pub async fn register_server_with(
@@ -137,6 +138,7 @@ impl ZooKeeper {
         options: RegisterOptions,
     ) -> Result<Registration> {
         let address = address.into();
+        let path = &crate::links::resolve_with(&self.client(), path).await?;
         properties.insert("pid".to_owned(), Value::from(std::process::id()));
         let data = data::encode(&properties);
         let names = address.node_names();
