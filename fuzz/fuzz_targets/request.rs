@@ -1,0 +1,10 @@
+//! Requests (header and body): decode, then encode, gives the input back.
+//! The logic is `proto_tests::fuzzing::request`, which `cargo test -p proto-tests` also runs on
+//! the committed corpus.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = proto_tests::fuzzing::request(data);
+});
