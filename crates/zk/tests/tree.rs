@@ -1013,6 +1013,16 @@ async fn export_names_and_omissions() {
             .starts_with("/h:1\n  pid = ")
     );
     assert!(matches!(zk.export_tree("/nope", false, None).await, Err(ref e) if e.is_no_node()));
+    assert!(zk.export_tree("/b", false, Some("a/b")).await.is_err());
+    // Raw (non-JSON) data exports as string_value, and imports back raw.
+    create(&zk, "/raw", "not json").await;
+    let text = zk.export_tree("/raw", false, Some("raw2")).await.unwrap();
+    assert_eq!(text, "/raw2\n  string_value = u'not json'\n");
+    import(&zk, &text, "/", Trim::Report, false).await;
+    assert_eq!(
+        &zk.client().get_data("/raw2").await.unwrap().0[..],
+        b"not json"
+    );
     // A falsy or non-string type survives (zc.zk dropped or crashed on them).
     create(&zk, "/typed", r#"{"type": ""}"#).await;
     create(&zk, "/typed/n", r#"{"type": 5}"#).await;

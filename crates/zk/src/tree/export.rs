@@ -36,7 +36,8 @@ impl ZooKeeper {
     /// out.
     ///
     /// # Errors
-    /// [`Error::NoNode`] when `path` does not exist; the connection errors.
+    /// [`Error::NoNode`] when `path` does not exist; `InvalidPath` for a `name` that is not a
+    /// node name; the connection errors.
     pub async fn export_tree(
         &self,
         path: &str,
@@ -44,6 +45,19 @@ impl ZooKeeper {
         name: Option<&str>,
     ) -> Result<String> {
         let path = normalize_path(path)?;
+        if let Some(name) = name {
+            let invalid = |reason| {
+                Error::from(ZkError::InvalidPath {
+                    path: name.to_owned(),
+                    reason,
+                })
+            };
+            if name.contains('/') {
+                return Err(invalid("an export name is one node name, without '/'"));
+            }
+            zk_session::path::validate_path(&format!("/{name}"), false)
+                .map_err(|_| invalid("not a valid node name"))?;
+        }
         let Some(node) = self.read_tree(&path, ephemeral).await? else {
             return Ok("\n".to_owned());
         };
@@ -176,7 +190,8 @@ async fn fetch(client: Client, path: String) -> Result<Option<Fetched>> {
 }
 
 /// Formats top-level nodes (by name) as tree text, in the canonical form described in the
-/// [module docs](self). [`parse_tree`](super::parse_tree) reads it back to the same nodes.
+/// [module docs](self). [`parse_tree`](super::parse_tree) reads it back to the same nodes,
+/// provided every node name is a valid ZooKeeper node name (as names read from a server are).
 ///
 /// ```
 /// use std::collections::BTreeMap;
