@@ -43,6 +43,13 @@
 //! - [`Properties::update`] and [`Properties::set`] are compare-and-set with retry, write to the
 //!   node, and change the local view only after the server accepted the write.
 //! - Node data follows zc.zk's rules ([`data`]); null data is `{}` and never breaks a watch.
+//! - The tree model ([`tree`]): [`ZooKeeper::import_tree`] plans and returns its changes,
+//!   writes only what differs (in multi transactions) and never trims ephemeral nodes;
+//!   [`ZooKeeper::export_tree`] writes zc.zk's canonical text, and export → import → export is
+//!   a fixed point. Property values are parsed as literals, never evaluated.
+//! - Symbolic links and property links ([`links`]): [`ZooKeeper::resolve`]; children,
+//!   properties and registrations resolve their paths. [`ZooKeeper::walk`],
+//!   [`ZooKeeper::delete_recursive`], [`ZooKeeper::ln`] and friends are in [`walk`].
 //! - The low-level [`zk_session::Client`] (the seed's `handle`) is [`ZooKeeper::client`].
 #![forbid(unsafe_code)]
 
