@@ -6,7 +6,8 @@
 //!
 //! Modules: [`connect`] (global options, connecting, error messages), [`duration`], [`nodes`]
 //! (`ls`, `get`, `stat`, `create`, `set`, `rm`), [`registry`] (zc-zk's `register`, `children`,
-//! `props`, `props-set`, `props-update`), [`watch`] (the `--watch` event streams), [`signals`],
+//! `props`, `props-set`, `props-update`), [`tree`] (`export`, `import`, `validate`,
+//! `set-property`), [`watch`] (the `--watch` event streams), [`signals`],
 //! [`output`] and `wire`.
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ mod nodes;
 mod output;
 mod registry;
 mod signals;
+mod tree;
 mod watch;
 mod wire;
 
@@ -72,6 +74,14 @@ enum Command {
     PropsSet(registry::PropsWriteArgs),
     /// Merge KEY=VALUE pairs into a node's properties.
     PropsUpdate(registry::PropsWriteArgs),
+    /// Print a tree in zc.zk's tree format.
+    Export(tree::ExportArgs),
+    /// Make a tree match a file in zc.zk's tree format.
+    Import(tree::ImportArgs),
+    /// Check a tree file without contacting ZooKeeper.
+    Validate(tree::ValidateArgs),
+    /// Merge Python/JSON literal properties into a node.
+    SetProperty(tree::SetPropertyArgs),
     /// Record and decode the ZooKeeper client protocol on the wire.
     Wire(wire::WireArgs),
 }
@@ -119,6 +129,11 @@ async fn run(command: Command, s: Settings) -> Result<ExitCode, Failure> {
         Command::Props(args) => registry::props(&s, args).await,
         Command::PropsSet(args) => registry::props_write(&s, args, false).await,
         Command::PropsUpdate(args) => registry::props_write(&s, args, true).await,
+        Command::Export(args) => tree::export(&s, args).await,
+        Command::Import(args) => tree::import(&s, args).await,
+        Command::SetProperty(args) => tree::set_property(&s, args).await,
+        // Needs no server: dispatched by `main`.
+        Command::Validate(args) => tree::validate(args),
         // Synchronous, with its own runtime: dispatched by `main`.
         Command::Wire(_) => Err(Failure("zk wire runs outside the runtime".into())),
     }
@@ -136,6 +151,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Wire(args) => wire::run(args),
+        Command::Validate(args) => tree::validate(args),
         command => {
             let settings = Settings::new(cli.global).unwrap_or_else(|e| usage_error(e));
             block_on(run(command, settings))
