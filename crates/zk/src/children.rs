@@ -140,20 +140,7 @@ impl Children {
         timeout: Duration,
         condition: impl Fn(&[String]) -> bool,
     ) -> Result<()> {
-        let mut rx = self.rx.clone();
-        let wait = async {
-            loop {
-                if condition(&rx.borrow_and_update().value) {
-                    return Ok(());
-                }
-                if rx.changed().await.is_err() {
-                    return Err(ZkError::Closed.into());
-                }
-            }
-        };
-        tokio::time::timeout(timeout, wait)
-            .await
-            .map_err(|_| ZkError::Timeout)?
+        crate::view::wait_for(self.rx.clone(), timeout, |v: &Vec<String>| condition(v)).await
     }
 }
 

@@ -304,20 +304,7 @@ impl Properties {
         timeout: Duration,
         condition: impl Fn(&PropertyMap) -> bool,
     ) -> Result<()> {
-        let mut rx = self.rx.clone();
-        let wait = async {
-            loop {
-                if condition(&rx.borrow_and_update().value) {
-                    return Ok(());
-                }
-                if rx.changed().await.is_err() {
-                    return Err(ZkError::Closed.into());
-                }
-            }
-        };
-        tokio::time::timeout(timeout, wait)
-            .await
-            .map_err(|_| ZkError::Timeout)?
+        crate::view::wait_for(self.rx.clone(), timeout, condition).await
     }
 }
 

@@ -232,3 +232,24 @@ impl<T> Changes<T> {
         Some(snapshot.change())
     }
 }
+
+/// Waits until `condition` holds for the published value, or `timeout`.
+pub(crate) async fn wait_for<T>(
+    mut rx: watch::Receiver<Snapshot<T>>,
+    timeout: std::time::Duration,
+    condition: impl Fn(&T) -> bool,
+) -> crate::Result<()> {
+    let wait = async {
+        loop {
+            if condition(&rx.borrow_and_update().value) {
+                return Ok(());
+            }
+            if rx.changed().await.is_err() {
+                return Err(zk_session::Error::Closed.into());
+            }
+        }
+    };
+    tokio::time::timeout(timeout, wait)
+        .await
+        .map_err(|_| zk_session::Error::Timeout)?
+}
