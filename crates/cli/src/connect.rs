@@ -381,6 +381,7 @@ pub fn describe(error: &ZkError, path: &str) -> Failure {
 pub fn describe_zc(error: &zc_zk::Error, path: &str) -> Failure {
     match error {
         zc_zk::Error::ZooKeeper(e) => describe(e, path),
+        zc_zk::Error::NoNode { path } => describe(&ZkError::NoNode, path),
         other => Failure(other.to_string()),
     }
 }

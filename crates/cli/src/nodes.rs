@@ -1,9 +1,7 @@
 //! The node commands on a bare session: `ls`, `get`, `stat`, `create`, `set`, `rm`.
 
-use std::future::Future;
 use std::io::Read;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,7 +10,9 @@ use serde_json::{Value, json};
 use zk_session::path::validate_path;
 use zk_session::{CreateOptions, Error as ZkError, SessionState};
 
-use crate::connect::{Session, Settings, describe};
+use zc_zk::{DeleteOptions, DeleteStep};
+
+use crate::connect::{Session, Settings, describe, describe_zc, with_deadline};
 use crate::signals::Shutdown;
 use crate::{Failure, duration, output, usage_error};
 
@@ -370,49 +370,53 @@ pub async fn rm(settings: &Settings, args: RmArgs) -> Result<ExitCode, Failure> 
     if args.path == "/" {
         usage_error("refusing to delete /");
     }
-    with_session!(settings, |s| {
-        let path = args.path.as_str();
-        let mut report = Report {
-            json: settings.json,
-            dry_run: args.dry_run,
-            deleted: Vec::new(),
-            kept: Vec::new(),
-        };
-        if !args.recursive {
+    let path = args.path.as_str();
+    let mut report = Report {
+        json: settings.json,
+        dry_run: args.dry_run,
+        deleted: Vec::new(),
+        kept: Vec::new(),
+    };
+    if !args.recursive {
+        return with_session!(settings, |s| {
             remove_one(s, path, args.version, &mut report).await?;
-            return report.finish();
+            report.finish()
+        });
+    }
+    // zc-zk's delete_recursive: post-order, in multi transactions, ephemeral nodes (and their
+    // ancestors) kept unless forced.
+    let zk = settings.zookeeper().await?;
+    let options = DeleteOptions {
+        dry_run: args.dry_run,
+        force: args.force,
+        ignore_if_ephemeral: false,
+    };
+    let result = with_deadline(settings.timeout * 10, zk.delete_recursive(path, options)).await;
+    zk.close().await;
+    let steps = result.map_err(|e| describe_zc(&e, path))?.steps;
+    for step in steps {
+        match step {
+            DeleteStep::Delete(p) => report.deleted(&p)?,
+            DeleteStep::KeepEphemeral(p) => report.kept.push(p),
+            _ => {}
         }
-        let exists = s
-            .op(s.client.exists(path))
-            .await
-            .map_err(|e| describe(&e, path))?;
-        if exists.is_none() {
-            return Err(describe(&ZkError::NoNode, path));
-        }
-        let mut walk = Walk {
-            s,
-            force: args.force,
-            report,
-        };
-        let removed = walk.remove(path.to_owned()).await?;
-        let report = walk.report;
-        report.finish()?;
-        if removed {
-            return Ok(ExitCode::SUCCESS);
-        }
-        let kept = &report.kept;
-        let shown: Vec<&str> = kept.iter().take(5).map(String::as_str).collect();
-        let more = if kept.len() > shown.len() {
-            format!(" and {} more", kept.len() - shown.len())
-        } else {
-            String::new()
-        };
-        Err(Failure(format!(
-            "not removed: {path}: kept {} ephemeral node(s) (--force deletes them): {}{more}",
-            kept.len(),
-            shown.join(", ")
-        )))
-    })
+    }
+    report.finish()?;
+    if report.kept.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let kept = &report.kept;
+    let shown: Vec<&str> = kept.iter().take(5).map(String::as_str).collect();
+    let more = if kept.len() > shown.len() {
+        format!(" and {} more", kept.len() - shown.len())
+    } else {
+        String::new()
+    };
+    Err(Failure(format!(
+        "not removed: {path}: kept {} ephemeral node(s) (--force deletes them): {}{more}",
+        kept.len(),
+        shown.join(", ")
+    )))
 }
 
 /// What `rm` deleted (or, with `--dry-run`, would delete) and kept.
@@ -484,76 +488,6 @@ fn not_empty(path: &str) -> Failure {
     Failure(format!(
         "node not empty: {path} (rm -r deletes its subtree)"
     ))
-}
-
-/// A depth-first recursive delete.
-///
-/// Written here with the low-level client: zc-zk had no recursive delete when this command
-/// was written.
-struct Walk<'a> {
-    s: &'a Session,
-    force: bool,
-    /// What was deleted and kept (ephemeral nodes, without `--force`).
-    report: Report,
-}
-
-/// How many times a node whose subtree was emptied is retried when new children keep
-/// appearing.
-const MAX_ATTEMPTS: usize = 10;
-
-impl Walk<'_> {
-    /// Deletes `path`'s subtree, then `path`; false when something was kept. Prints each path
-    /// deleted.
-    fn remove(
-        &mut self,
-        path: String,
-    ) -> Pin<Box<dyn Future<Output = Result<bool, Failure>> + '_>> {
-        Box::pin(async move {
-            for _ in 0..MAX_ATTEMPTS {
-                let (mut children, stat) = match self.s.op(self.s.client.get_children2(&path)).await
-                {
-                    Ok(found) => found,
-                    // Deleted meanwhile: what we wanted.
-                    Err(ZkError::NoNode) => return Ok(true),
-                    Err(e) => return Err(describe(&e, &path)),
-                };
-                if stat.ephemeral_owner != 0 && !self.force {
-                    self.report.kept.push(path);
-                    return Ok(false);
-                }
-                children.sort_unstable();
-                let mut all = true;
-                for child in children {
-                    let child_path = if path == "/" {
-                        format!("/{child}")
-                    } else {
-                        format!("{path}/{child}")
-                    };
-                    all &= self.remove(child_path).await?;
-                }
-                if !all {
-                    return Ok(false);
-                }
-                if self.report.dry_run {
-                    self.report.deleted(&path)?;
-                    return Ok(true);
-                }
-                match self.s.op(self.s.client.delete(&path, None)).await {
-                    Ok(()) => {
-                        self.report.deleted(&path)?;
-                        return Ok(true);
-                    }
-                    Err(ZkError::NoNode) => return Ok(true),
-                    // A child appeared meanwhile: walk again.
-                    Err(ZkError::NotEmpty) => continue,
-                    Err(e) => return Err(describe(&e, &path)),
-                }
-            }
-            Err(Failure(format!(
-                "not removed: {path}: children kept appearing"
-            )))
-        })
-    }
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub enum Error {
     Closed,
     /// No node at a path, after following symbolic links (zc.zk's `NoNodeError(path)`): the path
     /// asked for is named.
-    #[error("no node {path}")]
+    #[error("no node: {path}")]
     NoNode {
         /// The path asked for.
         path: String,
