@@ -31,7 +31,7 @@ pub struct Params {
 impl Default for Params {
     fn default() -> Self {
         Params {
-            rounds: 1,
+            rounds: 3,
             max_duration: Duration::from_secs(60),
             session_timeout: Duration::from_secs(15),
             watches: 20,

@@ -9,13 +9,19 @@
 //!   server expires the session on its own.
 //! - [`Kind::StaleEphemeral`]: our client gives up a session that the server still holds. zk-session
 //!   only learns of an expiry from the server, so it never gives up a session that is merely
-//!   unreachable; the one way it abandons a live session is the ensemble-behind verdict: every
-//!   server accepting the connection and closing it during the handshake, round after round. A
-//!   server at its connection limit (`maxClientCnxns`) does exactly that, as does a proxy or load
-//!   balancer without a backend; the fault proxy's `refuse_new` reproduces it. zc-zk then starts a
-//!   new session (`recover_ensemble_behind`) while the old one, and its ephemeral registration
-//!   node, still live on the server: the registration must find its stale node, delete it and
-//!   re-create it, well before the old session would have expired.
+//!   unreachable (a blackholed client keeps trying until the server answers, and the server then
+//!   says "expired"); the one way it abandons a live session is the ensemble-behind verdict:
+//!   every server accepting the connection and closing it during the handshake, for
+//!   `max_refused_rounds` rounds and at least `min_refused_time`. A server at its connection
+//!   limit (`maxClientCnxns`) does exactly that, as does a proxy or load balancer without a
+//!   backend; the fault proxy's `refuse_new` reproduces it. zc-zk then starts a new session
+//!   (`recover_ensemble_behind`) while the old one, and its ephemeral registration node, may
+//!   still live on the server. With the default `min_refused_time` (the session timeout) that
+//!   window is short (the server expires sessions in tick-sized buckets, and it last heard from
+//!   the client before the refusals began); a shorter `min_refused_time`, as configured here
+//!   (500 ms against a 20 s session), makes it wide and the case deterministic. The registration
+//!   must find its stale node, delete it and re-create it, well before the old session would
+//!   have expired.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -51,6 +57,9 @@ pub struct Report {
     pub recovery: Duration,
     /// How the old session ended, as our client saw it.
     pub old_session_end: Option<SessionState>,
+    /// For [`Kind::StaleEphemeral`]: from the first refusal to our client giving up the old
+    /// session.
+    pub given_up_after: Option<Duration>,
     /// Everything that did not hold.
     pub violations: Violations,
 }
@@ -65,6 +74,13 @@ impl fmt::Display for Report {
             self.old_session_end,
             self.recovery.as_secs_f64() * 1000.0
         )?;
+        if let Some(t) = self.given_up_after {
+            writeln!(
+                f,
+                "  the old session was given up {:.0} ms after the refusals began",
+                t.as_secs_f64() * 1000.0
+            )?;
+        }
         write!(f, "  violations: {}", self.violations)
     }
 }
@@ -84,13 +100,14 @@ pub async fn run(server: &str, kind: Kind) -> Result<Report, String> {
     let admin = fixture::admin(server).await?;
     let tree = Tree::new(zk_testkit::unique_path("expiry"), 0);
     tree.create(&admin).await?;
+    let mut options = fixture::zk_options(session_timeout);
+    if kind == Kind::StaleEphemeral {
+        options.session.min_refused_time = Some(Duration::from_millis(500));
+    }
     let zk = must(
         "connect",
         SETTLE,
-        ZooKeeper::connect_with(
-            &proxy.connect_string(),
-            fixture::zk_options(session_timeout),
-        ),
+        ZooKeeper::connect_with(&proxy.connect_string(), options),
     )
     .await?
     .map_err(|e| format!("connect: {e}"))?;
@@ -131,6 +148,7 @@ pub async fn run(server: &str, kind: Kind) -> Result<Report, String> {
             proxy.cut();
         }
     }
+    let fault_start = Instant::now();
     // Changes the client misses while it is away.
     must(
         "create",
@@ -153,6 +171,7 @@ pub async fn run(server: &str, kind: Kind) -> Result<Report, String> {
 
     // For the stale ephemeral, the client must give up the old session first.
     let mut old_end = None;
+    let mut given_up_after = None;
     if kind == Kind::StaleEphemeral {
         let end = must("the old session to end", SETTLE, async {
             while let Some(ev) = old_events.next().await {
@@ -164,6 +183,7 @@ pub async fn run(server: &str, kind: Kind) -> Result<Report, String> {
         })
         .await?;
         old_end = end;
+        given_up_after = Some(fault_start.elapsed());
         // The old session's node is still on the server: the stale ephemeral.
         match must("exists", SETTLE, admin.exists(&node)).await? {
             Ok(Some(stat)) => v.check(stat.ephemeral_owner == old_session, || {
@@ -287,6 +307,7 @@ pub async fn run(server: &str, kind: Kind) -> Result<Report, String> {
         session_timeout,
         recovery,
         old_session_end: old_end,
+        given_up_after,
         violations: v,
     })
 }
