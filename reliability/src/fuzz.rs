@@ -345,7 +345,7 @@ impl Driver {
 
     fn request(&mut self, input: &mut Input<'_>) -> (OutgoingRequest, Option<WatchRegistration>) {
         let path = PATHS[usize::from(input.u8()) % PATHS.len()].to_owned();
-        let watch = input.u8() % 2 == 0;
+        let watch = input.u8().is_multiple_of(2);
         let kind = input.u8() % 5;
         let (request, watch_kind) = match kind {
             0 => (
@@ -516,18 +516,18 @@ impl Driver {
             }
             // A valid reply to the oldest request, possibly split in two reads.
             6..=8 => {
-                if self.conn.handshaken {
-                    if let Some((xid, op)) = self.conn.requests.pop_front() {
-                        let err = Self::error_code(input.u8());
-                        let frame = self.reply_frame(xid, err, |b| {
-                            if err.is_ok() {
-                                Self::body_for(op, b);
-                            }
-                        });
-                        let split = usize::from(input.u8()) % (frame.len() + 1);
-                        self.send_to_client(&frame[..split]);
-                        self.send_to_client(&frame[split..]);
-                    }
+                if self.conn.handshaken
+                    && let Some((xid, op)) = self.conn.requests.pop_front()
+                {
+                    let err = Self::error_code(input.u8());
+                    let frame = self.reply_frame(xid, err, |b| {
+                        if err.is_ok() {
+                            Self::body_for(op, b);
+                        }
+                    });
+                    let split = usize::from(input.u8()) % (frame.len() + 1);
+                    self.send_to_client(&frame[..split]);
+                    self.send_to_client(&frame[split..]);
                 }
             }
             // A reply with a wrong xid, or to a request never made.
@@ -618,7 +618,7 @@ impl Driver {
             13 => {
                 if self.conn.open {
                     let id = self.conn.id;
-                    let stale = input.u8() % 8 == 0;
+                    let stale = input.u8().is_multiple_of(8);
                     if !stale {
                         self.conn = Conn::default();
                     }
@@ -647,7 +647,7 @@ impl Driver {
             // Watchers removed, auth added.
             18 => {
                 let sel = input.u8();
-                if sel % 2 == 0 && !self.watchers.is_empty() {
+                if sel.is_multiple_of(2) && !self.watchers.is_empty() {
                     let (path, kind, id) = self
                         .watchers
                         .swap_remove(usize::from(sel) % self.watchers.len());
@@ -664,7 +664,7 @@ impl Driver {
             }
             // Close.
             _ => {
-                if input.u8() % 4 == 0 {
+                if input.u8().is_multiple_of(4) {
                     let token = self.token();
                     self.close_tokens.insert(token);
                     self.session.close(self.now, token);
@@ -778,7 +778,7 @@ pub fn seeded_input(seed: u64) -> Vec<u8> {
     let mut rng = XorShift::new(seed);
     let len = 32 + (rng.next_u64() % 768) as usize;
     let mut bytes = rng.bytes(len);
-    if seed % 4 != 0 && bytes.len() > 8 {
+    if !seed.is_multiple_of(4) && bytes.len() > 8 {
         // connect, handshake with a valid timeout.
         bytes[0] = 0;
         bytes[1] = 3;

@@ -137,10 +137,10 @@ pub async fn run(p: &Params) -> Result<Report, String> {
                 match ev.state {
                     SessionState::Disconnected => down = down.or(Some(Instant::now())),
                     SessionState::Connected { .. } => {
-                        if let Some(at) = down.take() {
-                            if let Ok(mut s) = samples.lock() {
-                                s.push(at.elapsed());
-                            }
+                        if let Some(at) = down.take()
+                            && let Ok(mut s) = samples.lock()
+                        {
+                            s.push(at.elapsed());
                         }
                     }
                     s if s.is_terminal() => {

@@ -217,14 +217,11 @@ pub async fn run(server: &str, kind: Kind) -> Result<Report, String> {
                 if id != old_session
                     && zk.client().state().state.is_connected()
                     && registration.status() == zc_zk::RegistrationStatus::Registered
-                {
-                    if let Ok(Ok(Some(stat))) =
+                    && let Ok(Ok(Some(stat))) =
                         tokio::time::timeout(SETTLE, admin.exists(&node)).await
-                    {
-                        if stat.ephemeral_owner == id {
-                            return;
-                        }
-                    }
+                    && stat.ephemeral_owner == id
+                {
+                    return;
                 }
                 // Nothing to await across generations but the status and session events.
                 let mut events = zk.session_events();

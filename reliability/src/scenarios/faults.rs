@@ -181,7 +181,7 @@ pub async fn run(server: &str, p: &Params) -> Result<Report, String> {
                 match w % 4 {
                     0 => {
                         // Register and unregister provider-like nodes.
-                        if i % 3 == 0 && !created.is_empty() {
+                        if i.is_multiple_of(3) && !created.is_empty() {
                             let path = created.swap_remove(0);
                             let r = within(hang, c.delete(&path, None)).await;
                             counts.record("delete", r);

@@ -84,14 +84,13 @@ fn sample_outstanding(addr: String, stop: Arc<AtomicBool>) -> u64 {
         return 0;
     };
     while !stop.load(Ordering::SeqCst) {
-        if let Ok(answer) = zk_testkit::four_letter_word(addr, "srvr", Duration::from_secs(2)) {
-            if let Some(n) = answer
+        if let Ok(answer) = zk_testkit::four_letter_word(addr, "srvr", Duration::from_secs(2))
+            && let Some(n) = answer
                 .lines()
                 .find_map(|l| l.strip_prefix("Outstanding: "))
                 .and_then(|n| n.trim().parse::<u64>().ok())
-            {
-                max = max.max(n);
-            }
+        {
+            max = max.max(n);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
