@@ -1,1 +1,0 @@
-//! Benchmarks: see PERFORMANCE.md.

@@ -1,0 +1,416 @@
+//! The markdown table (median over rounds, min–max) and the raw figures as JSON.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::{Cell, Results};
+
+/// Which way is better.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Better {
+    Higher,
+    Lower,
+    /// Shown, not ranked.
+    Info,
+}
+
+/// One row: the workload that measures it, the metric, its label, and which way is better.
+struct Row {
+    workload: &'static str,
+    metric: &'static str,
+    label: &'static str,
+    better: Better,
+}
+
+const fn row(
+    workload: &'static str,
+    metric: &'static str,
+    label: &'static str,
+    better: Better,
+) -> Row {
+    Row {
+        workload,
+        metric,
+        label,
+        better,
+    }
+}
+
+use Better::{Higher, Info, Lower};
+
+const ROWS: &[Row] = &[
+    row("seq", "seq_p50_us", "sequential get_data p50 (µs)", Lower),
+    row("seq", "seq_p99_us", "sequential get_data p99 (µs)", Lower),
+    row("seq", "seq_ops_s", "sequential get_data (ops/s)", Higher),
+    row(
+        "pipe",
+        "pipe1_ops_s",
+        "pipelined get_data, 1 in flight (ops/s)",
+        Higher,
+    ),
+    row(
+        "pipe",
+        "pipe16_ops_s",
+        "pipelined get_data, 16 in flight (ops/s)",
+        Higher,
+    ),
+    row(
+        "pipe",
+        "pipe64_ops_s",
+        "pipelined get_data, 64 in flight (ops/s)",
+        Higher,
+    ),
+    row(
+        "pipe",
+        "pipe256_ops_s",
+        "pipelined get_data, 256 in flight (ops/s)",
+        Higher,
+    ),
+    row(
+        "multi",
+        "multi_ops_s",
+        "4 sessions × 64 in flight, total (ops/s)",
+        Higher,
+    ),
+    row(
+        "createdel",
+        "pair_p50_us",
+        "create + delete pair p50 (µs)",
+        Lower,
+    ),
+    row(
+        "createdel",
+        "pair_p99_us",
+        "create + delete pair p99 (µs)",
+        Lower,
+    ),
+    row(
+        "createdel",
+        "pair_ops_s",
+        "create + delete pairs/s, sequential",
+        Higher,
+    ),
+    row(
+        "watch",
+        "watch_p50_us",
+        "set_data on B → watch event on A, p50 (µs)",
+        Lower,
+    ),
+    row(
+        "watch",
+        "watch_p99_us",
+        "set_data on B → watch event on A, p99 (µs)",
+        Lower,
+    ),
+    row(
+        "pipe",
+        "pipe1_cpu_us",
+        "client CPU per get_data, 1 in flight (µs)",
+        Lower,
+    ),
+    row(
+        "pipe",
+        "pipe64_cpu_us",
+        "client CPU per get_data, 64 in flight (µs)",
+        Lower,
+    ),
+    row(
+        "pipe",
+        "pipe256_cpu_us",
+        "client CPU per get_data, 256 in flight (µs)",
+        Lower,
+    ),
+    row(
+        "multi",
+        "multi_cpu_us",
+        "client CPU per get_data, 4 × 64 (µs)",
+        Lower,
+    ),
+    row(
+        "pipe",
+        "pipe_sys_share",
+        "share of the pipelined CPU time spent in the kernel",
+        Info,
+    ),
+    row(
+        "allocs",
+        "get_allocs",
+        "heap allocations per get_data, 64 in flight",
+        Lower,
+    ),
+    row(
+        "watchmem",
+        "watch_rss_bytes",
+        "10,000 data watches: RSS per watch (B)",
+        Lower,
+    ),
+    row(
+        "watchalloc",
+        "watch_alloc_bytes",
+        "10,000 data watches: heap per watch (B)",
+        Lower,
+    ),
+    row(
+        "watchalloc",
+        "watch_allocs",
+        "10,000 data watches: allocations per watch",
+        Lower,
+    ),
+    row(
+        "childmem",
+        "child_rss_bytes",
+        "10,000-child view: RSS per child (B)",
+        Lower,
+    ),
+    row(
+        "childalloc",
+        "child_alloc_bytes",
+        "10,000-child view: heap per child (B)",
+        Lower,
+    ),
+    row(
+        "register",
+        "register_ms",
+        "register 1,000 addresses, one by one (ms)",
+        Lower,
+    ),
+    row(
+        "register",
+        "discover_ms",
+        "discover the 1,000 with children (ms)",
+        Lower,
+    ),
+    row(
+        "connect",
+        "connect_p50_us",
+        "connect → first get_data done, p50 (µs)",
+        Lower,
+    ),
+    row(
+        "reconnect",
+        "reconnect_p50_us",
+        "cut → first get_data done again, p50 (µs)",
+        Lower,
+    ),
+];
+
+/// Where and how the figures were taken.
+pub struct Environment {
+    /// Rounds run.
+    pub rounds: usize,
+    /// Workload scale.
+    pub scale: f64,
+    /// Wall time of the rounds.
+    pub elapsed: Duration,
+    /// Load average before the rounds.
+    pub load_before: String,
+    /// Load average after them.
+    pub load_after: String,
+    /// kazoo's version, if importable.
+    pub kazoo: Option<String>,
+    /// The server's version line.
+    pub server_version: Option<String>,
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    Some(if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    })
+}
+
+fn fmt_num(x: f64) -> String {
+    let a = x.abs();
+    if a >= 1000.0 {
+        let s = format!("{:.0}", x.abs());
+        let mut out = String::new();
+        for (i, ch) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        if x < 0.0 { format!("-{out}") } else { out }
+    } else if a >= 100.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn value(cell: Option<&Cell>, metric: &str) -> Option<(f64, f64, f64)> {
+    let v = cell?.values.get(metric)?;
+    let med = median(v)?;
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some((med, min, max))
+}
+
+/// The markdown table and its notes.
+pub fn render(
+    clients: &[String],
+    workloads: &[String],
+    results: &Results,
+    env: &Environment,
+) -> String {
+    let mut out = String::new();
+    let mut header = String::from("| workload |");
+    let mut rule = String::from("|---|");
+    for c in clients {
+        let _ = write!(header, " {c} |");
+        rule.push_str("---:|");
+    }
+    header.push_str(" ours vs best peer |");
+    rule.push_str("---|");
+    let _ = writeln!(out, "{header}\n{rule}");
+    let mut notes: Vec<String> = Vec::new();
+    for r in ROWS
+        .iter()
+        .filter(|r| workloads.iter().any(|w| w == r.workload))
+    {
+        let mut line = format!("| {} |", r.label);
+        for c in clients {
+            let cell = results.get(&(c.clone(), r.workload.to_owned()));
+            match value(cell, r.metric) {
+                Some((med, min, max)) if cell.is_some_and(|c| c.values[r.metric].len() > 1) => {
+                    let _ = write!(
+                        line,
+                        " {} ({}–{}) |",
+                        fmt_num(med),
+                        fmt_num(min),
+                        fmt_num(max)
+                    );
+                }
+                Some((med, _, _)) => {
+                    let _ = write!(line, " {} |", fmt_num(med));
+                }
+                None => {
+                    let why = cell
+                        .and_then(|c| {
+                            c.missing
+                                .get(r.metric)
+                                .cloned()
+                                .or_else(|| c.errors.first().cloned())
+                                .or_else(|| (!c.values.is_empty()).then(|| "not measured".into()))
+                        })
+                        .unwrap_or_else(|| "not run".into());
+                    let note = format!("{c}, {}: {why}", r.workload);
+                    let n = match notes.iter().position(|x| *x == note) {
+                        Some(i) => i + 1,
+                        None => {
+                            notes.push(note);
+                            notes.len()
+                        }
+                    };
+                    let _ = write!(line, " n/a [{n}] |");
+                }
+            }
+        }
+        let ours = value(
+            results.get(&("ours".to_owned(), r.workload.to_owned())),
+            r.metric,
+        );
+        let best = clients
+            .iter()
+            .filter(|c| c.as_str() != "ours")
+            .filter_map(|c| {
+                value(results.get(&(c.clone(), r.workload.to_owned())), r.metric).map(|v| (c, v.0))
+            })
+            .reduce(|a, b| match r.better {
+                Higher if b.1 > a.1 => b,
+                Lower | Info if b.1 < a.1 => b,
+                _ => a,
+            });
+        match (ours, best) {
+            _ if r.better == Info => line.push_str(" (not ranked) |"),
+            (Some((o, _, _)), Some((peer, b))) => {
+                let factor = match r.better {
+                    Higher => o / b,
+                    Lower | Info => b / o,
+                };
+                let mark = if factor >= 1.0 { "✓" } else { "✗" };
+                let _ = write!(line, " {mark} ×{factor:.2} vs {peer} |");
+            }
+            _ => line.push_str(" – |"),
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(
+        out,
+        "\nCells: median over {} rounds (min–max). Last column: how many times better ours is than \
+         the best other client on that row (×1.00 or more, ✓: ours leads; below, ✗: it does not).",
+        env.rounds
+    );
+    // The server's ceiling: the best total any client reached with 4 × 64 in flight.
+    let multi: Vec<(String, f64)> = clients
+        .iter()
+        .filter_map(|c| {
+            value(results.get(&(c.clone(), "multi".to_owned())), "multi_ops_s")
+                .map(|v| (c.clone(), v.0))
+        })
+        .collect();
+    if let (Some(ours), Some((who, ceiling))) = (
+        multi.iter().find(|(c, _)| c == "ours").map(|x| x.1),
+        multi
+            .iter()
+            .cloned()
+            .reduce(|a, b| if b.1 > a.1 { b } else { a }),
+    ) {
+        let _ = writeln!(
+            out,
+            "Server ceiling (highest 4 × 64 total of any client, {who}): {} ops/s; ours reaches {:.1}% of it.",
+            fmt_num(ceiling),
+            100.0 * ours / ceiling
+        );
+    }
+    let _ = writeln!(
+        out,
+        "ZooKeeper {}; kazoo {}; scale {}; rounds took {:.0} s; load average before {}, after {}.",
+        env.server_version.as_deref().unwrap_or("?"),
+        env.kazoo.as_deref().unwrap_or("not installed"),
+        env.scale,
+        env.elapsed.as_secs_f64(),
+        env.load_before,
+        env.load_after
+    );
+    for (i, n) in notes.iter().enumerate() {
+        let _ = writeln!(out, "\n[{}] {}", i + 1, n);
+    }
+    out
+}
+
+/// The raw figures: every run's value per client, workload and metric.
+pub fn json(results: &Results, env: &Environment) -> String {
+    let mut cells = serde_json::Map::new();
+    for ((client, workload), cell) in results {
+        let entry = cells
+            .entry(client.clone())
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(obj) = entry.as_object_mut() {
+            obj.insert(
+                workload.clone(),
+                serde_json::json!({ "values": cell.values, "errors": cell.errors }),
+            );
+        }
+    }
+    serde_json::json!({
+        "rounds": env.rounds,
+        "scale": env.scale,
+        "elapsed_s": env.elapsed.as_secs_f64(),
+        "load_before": env.load_before,
+        "load_after": env.load_after,
+        "kazoo": env.kazoo,
+        "server_version": env.server_version,
+        "results": cells,
+    })
+    .to_string()
+}

@@ -1,0 +1,807 @@
+//! The workloads, written once for the async clients ([`Zk`]) and once for the blocking one
+//! ([`BlockingZk`]); each returns named figures.
+
+use std::any::Any;
+use std::future::Future;
+use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+
+use crate::measure::{self, percentile, us};
+
+/// A worker's result or its error text.
+pub type R<T> = Result<T, String>;
+
+/// Named figures, in order.
+pub type Metrics = Vec<(String, f64)>;
+
+/// Sizes and durations of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct Params {
+    /// How long each throughput measurement runs.
+    pub dur: Duration,
+    /// Sequential get_data calls.
+    pub seq_n: usize,
+    /// Sequential create + delete pairs.
+    pub pairs: usize,
+    /// set_data → watch event round trips.
+    pub watch_n: usize,
+    /// Watches (and children) held for the memory figures; the nodes exist already.
+    pub mem_n: usize,
+    /// Registered addresses.
+    pub reg_n: usize,
+    /// Connections timed.
+    pub connect_n: usize,
+    /// Cuts timed.
+    pub reconnect_n: usize,
+}
+
+impl Params {
+    /// The full run, or a scaled-down one (`scale` < 1) to try things out.
+    pub fn scaled(scale: f64) -> Params {
+        let n = |x: usize| ((x as f64 * scale).round() as usize).max(1);
+        Params {
+            dur: Duration::from_secs_f64(1.5 * scale.min(1.0)).max(Duration::from_millis(200)),
+            seq_n: n(5000),
+            pairs: n(1000),
+            watch_n: n(1000),
+            mem_n: 10_000,
+            reg_n: 1000,
+            connect_n: n(20).max(3),
+            reconnect_n: n(10).max(3),
+        }
+    }
+}
+
+/// The paths a run uses, under `base`.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// A node with 100 bytes of data.
+    pub small: String,
+    /// A node with `mem_n` children `n00000`…, each without data.
+    pub many: String,
+    /// A prefix for this worker's own nodes.
+    pub own: String,
+}
+
+impl Paths {
+    /// The paths under `base` for `client` in this process.
+    pub fn new(base: &str, client: &str) -> Paths {
+        Paths {
+            small: format!("{base}/small"),
+            many: format!("{base}/w"),
+            own: format!("{base}/{client}-{}", std::process::id()),
+        }
+    }
+
+    /// The `i`th child of `many`.
+    pub fn child(&self, i: usize) -> String {
+        format!("{}/n{i:05}", self.many)
+    }
+}
+
+/// The data registered with each address, as zc-zk writes it (`{"pid": …}`).
+pub fn registration_data() -> Vec<u8> {
+    format!("{{\"pid\":{}}}", std::process::id()).into_bytes()
+}
+
+/// Asks the coordinator to cut this worker's connections (through its proxy) and waits until
+/// it has.
+pub fn request_cut() {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "CUT");
+    let _ = out.flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+}
+
+/// One async client, through the operations the workloads need.
+pub trait Zk: Sized {
+    /// A one-shot watch the caller holds until it fires.
+    type Watch: 'static;
+    /// Connects (and waits until connected, where the client can).
+    fn connect(server: &str) -> impl Future<Output = R<Self>>;
+    /// Connects the handle used for the high-level workloads (zc-zk's `ZooKeeper` for ours).
+    fn connect_high(server: &str) -> impl Future<Output = R<Self>> {
+        Self::connect(server)
+    }
+    /// get_data; the data's length.
+    fn get_data(&self, path: &str) -> impl Future<Output = R<usize>>;
+    /// get_data leaving a data watch.
+    fn get_data_watch(&self, path: &str) -> impl Future<Output = R<Self::Watch>>;
+    /// Waits for a watch to fire.
+    fn wait(w: Self::Watch) -> impl Future<Output = R<()>>;
+    /// Creates a node (open ACL).
+    fn create(&self, path: &str, data: &[u8], ephemeral: bool) -> impl Future<Output = R<()>>;
+    /// Deletes a node, any version.
+    fn delete(&self, path: &str) -> impl Future<Output = R<()>>;
+    /// Sets a node's data, any version.
+    fn set_data(&self, path: &str, data: &[u8]) -> impl Future<Output = R<()>>;
+    /// get_children leaving a child watch.
+    fn get_children_watch(&self, path: &str)
+    -> impl Future<Output = R<(Vec<String>, Self::Watch)>>;
+    /// Closes the session.
+    fn close(self) -> impl Future<Output = ()>;
+
+    /// A children view of `path`, held by the returned value, and the number of children.
+    /// Peers: get_children with a child watch, names and watch held.
+    fn children_view(&self, path: &str) -> impl Future<Output = R<(Box<dyn Any>, usize)>> {
+        async move {
+            let (names, w) = self.get_children_watch(path).await?;
+            let n = names.len();
+            Ok((Box::new((names, w)) as Box<dyn Any>, n))
+        }
+    }
+
+    /// Registers `n` addresses under `parent` one after the other (ephemeral nodes
+    /// `127.0.0.1:PORT` with [`registration_data`]); the returned value keeps them.
+    fn register(&self, parent: &str, n: usize) -> impl Future<Output = R<Box<dyn Any>>> {
+        async move {
+            let data = registration_data();
+            for i in 0..n {
+                let path = format!("{parent}/127.0.0.1:{}", 20000 + i);
+                self.create(&path, &data, true).await?;
+            }
+            Ok(Box::new(()) as Box<dyn Any>)
+        }
+    }
+}
+
+async fn pipelined<Z: Zk>(z: &Z, path: &str, depth: usize, dur: Duration) -> R<(u64, Duration)> {
+    let mut inflight = FuturesUnordered::new();
+    let start = Instant::now();
+    let deadline = start + dur;
+    for _ in 0..depth {
+        inflight.push(z.get_data(path));
+    }
+    let mut done = 0u64;
+    while let Some(r) = inflight.next().await {
+        r?;
+        done += 1;
+        if Instant::now() < deadline {
+            inflight.push(z.get_data(path));
+        }
+    }
+    Ok((done, start.elapsed()))
+}
+
+async fn fixed_pipelined<Z: Zk>(z: &Z, path: &str, depth: usize, n: usize) -> R<()> {
+    let mut inflight = FuturesUnordered::new();
+    let mut issued = 0;
+    while issued < depth.min(n) {
+        inflight.push(z.get_data(path));
+        issued += 1;
+    }
+    while let Some(r) = inflight.next().await {
+        r?;
+        if issued < n {
+            inflight.push(z.get_data(path));
+            issued += 1;
+        }
+    }
+    Ok(())
+}
+
+fn push_latency(m: &mut Metrics, prefix: &str, mut samples: Vec<Duration>, per_s: bool) {
+    samples.sort();
+    m.push((format!("{prefix}_p50_us"), us(percentile(&samples, 0.5))));
+    m.push((format!("{prefix}_p99_us"), us(percentile(&samples, 0.99))));
+    if per_s {
+        let total: Duration = samples.iter().sum();
+        m.push((
+            format!("{prefix}_ops_s"),
+            samples.len() as f64 / total.as_secs_f64(),
+        ));
+    }
+}
+
+/// The share of system time in the CPU time since `(user0, sys0)`.
+fn push_sys_share(m: &mut Metrics, user0: Duration, sys0: Duration) {
+    let (user, sys) = measure::user_sys();
+    let (u, s) = ((user - user0).as_secs_f64(), (sys - sys0).as_secs_f64());
+    if u + s > 0.0 {
+        m.push(("pipe_sys_share".into(), s / (u + s)));
+    }
+}
+
+fn mem_metrics(
+    m: &mut Metrics,
+    prefix: &str,
+    n: usize,
+    count_allocs: bool,
+    rss0: u64,
+    held: impl FnOnce() -> u64,
+) {
+    let rss1 = held();
+    if count_allocs {
+        let a = measure::stop_counting();
+        if std::env::var_os("ZKB_SIZES").is_some() {
+            eprint!(
+                "{prefix}: live blocks by size\n{}",
+                measure::size_report(n as i64 / 2)
+            );
+        }
+        m.push((
+            format!("{prefix}_alloc_bytes"),
+            a.live_bytes as f64 / n as f64,
+        ));
+        m.push((format!("{prefix}_allocs"), a.allocs as f64 / n as f64));
+    } else {
+        m.push((
+            format!("{prefix}_rss_bytes"),
+            (rss1 as f64 - rss0 as f64) / n as f64,
+        ));
+    }
+}
+
+/// Runs `workload` with client `Z`.
+pub async fn run_async<Z: Zk>(
+    workload: &str,
+    server: &str,
+    paths: &Paths,
+    p: Params,
+) -> R<Metrics> {
+    let mut m = Metrics::new();
+    match workload {
+        "seq" => {
+            let z = Z::connect(server).await?;
+            for _ in 0..p.seq_n / 10 {
+                z.get_data(&paths.small).await?;
+            }
+            let mut samples = Vec::with_capacity(p.seq_n);
+            for _ in 0..p.seq_n {
+                let t = Instant::now();
+                z.get_data(&paths.small).await?;
+                samples.push(t.elapsed());
+            }
+            push_latency(&mut m, "seq", samples, true);
+            z.close().await;
+        }
+        "pipe" => {
+            let z = Z::connect(server).await?;
+            pipelined(&z, &paths.small, 64, p.dur / 5).await?;
+            let (user0, sys0) = measure::user_sys();
+            for depth in [1usize, 16, 64, 256] {
+                let cpu0 = measure::cpu_time();
+                let (done, elapsed) = pipelined(&z, &paths.small, depth, p.dur).await?;
+                let cpu = measure::cpu_time() - cpu0;
+                m.push((
+                    format!("pipe{depth}_ops_s"),
+                    done as f64 / elapsed.as_secs_f64(),
+                ));
+                m.push((format!("pipe{depth}_cpu_us"), us(cpu) / done as f64));
+            }
+            push_sys_share(&mut m, user0, sys0);
+            z.close().await;
+        }
+        "fixed64" => {
+            // For profilers (callgrind, strace): exactly `seq_n` × 4 get_data calls, 64 in
+            // flight, after a warm-up of 1,000.
+            let z = Z::connect(server).await?;
+            fixed_pipelined(&z, &paths.small, 64, 1000).await?;
+            let n = p.seq_n * 4;
+            let cpu0 = measure::cpu_time();
+            let t = Instant::now();
+            fixed_pipelined(&z, &paths.small, 64, n).await?;
+            m.push(("fixed_ops".into(), n as f64));
+            m.push(("fixed_ops_s".into(), n as f64 / t.elapsed().as_secs_f64()));
+            m.push((
+                "fixed_cpu_us".into(),
+                us(measure::cpu_time() - cpu0) / n as f64,
+            ));
+            z.close().await;
+        }
+        "allocs" => {
+            // Allocations per pipelined get_data (64 in flight), counted.
+            let z = Z::connect(server).await?;
+            pipelined(&z, &paths.small, 64, p.dur / 5).await?;
+            measure::start_counting();
+            let (done, _) = pipelined(&z, &paths.small, 64, p.dur / 2).await?;
+            let a = measure::stop_counting();
+            m.push(("get_allocs".into(), a.allocs as f64 / done as f64));
+            z.close().await;
+        }
+        "multi" => {
+            let mut sessions = Vec::new();
+            for _ in 0..4 {
+                sessions.push(Z::connect(server).await?);
+            }
+            futures::future::try_join_all(
+                sessions
+                    .iter()
+                    .map(|z| pipelined(z, &paths.small, 64, p.dur / 5)),
+            )
+            .await?;
+            let cpu0 = measure::cpu_time();
+            let start = Instant::now();
+            let results = futures::future::try_join_all(
+                sessions
+                    .iter()
+                    .map(|z| pipelined(z, &paths.small, 64, p.dur)),
+            )
+            .await?;
+            let elapsed = start.elapsed();
+            let cpu = measure::cpu_time() - cpu0;
+            let done: u64 = results.iter().map(|r| r.0).sum();
+            m.push(("multi_ops_s".into(), done as f64 / elapsed.as_secs_f64()));
+            m.push(("multi_cpu_us".into(), us(cpu) / done as f64));
+            for z in sessions {
+                z.close().await;
+            }
+        }
+        "createdel" => {
+            let z = Z::connect(server).await?;
+            let path = format!("{}-cd", paths.own);
+            for _ in 0..p.pairs / 10 {
+                z.create(&path, b"x", false).await?;
+                z.delete(&path).await?;
+            }
+            let mut samples = Vec::with_capacity(p.pairs);
+            for _ in 0..p.pairs {
+                let t = Instant::now();
+                z.create(&path, b"x", false).await?;
+                z.delete(&path).await?;
+                samples.push(t.elapsed());
+            }
+            push_latency(&mut m, "pair", samples, true);
+            z.close().await;
+        }
+        "watch" => {
+            let a = Z::connect(server).await?;
+            let b = Z::connect(server).await?;
+            let path = format!("{}-watch", paths.own);
+            b.create(&path, b"0", false).await?;
+            let mut samples = Vec::with_capacity(p.watch_n);
+            for i in 0..p.watch_n + p.watch_n / 10 {
+                let w = a.get_data_watch(&path).await?;
+                let t = Instant::now();
+                let data = i.to_string();
+                let wait = async {
+                    Z::wait(w).await?;
+                    Ok::<_, String>(t.elapsed())
+                };
+                let (set, lat) = futures::join!(b.set_data(&path, data.as_bytes()), wait);
+                set?;
+                if i >= p.watch_n / 10 {
+                    samples.push(lat?);
+                }
+            }
+            push_latency(&mut m, "watch", samples, false);
+            b.delete(&path).await?;
+            a.close().await;
+            b.close().await;
+        }
+        "watchmem" | "watchalloc" => {
+            let count = workload == "watchalloc";
+            let z = Z::connect(server).await?;
+            z.get_data(&paths.child(0)).await?;
+            let mut held = Vec::with_capacity(p.mem_n);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let rss0 = measure::rss_bytes();
+            if count {
+                measure::start_counting();
+            }
+            for i in 0..p.mem_n {
+                held.push(z.get_data_watch(&paths.child(i)).await?);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            mem_metrics(&mut m, "watch", p.mem_n, count, rss0, measure::rss_bytes);
+            drop(held);
+            z.close().await;
+        }
+        "childmem" | "childalloc" => {
+            let count = workload == "childalloc";
+            let z = Z::connect_high(server).await?;
+            z.get_data(&paths.small).await?;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let rss0 = measure::rss_bytes();
+            if count {
+                measure::start_counting();
+            }
+            let (view, n) = z.children_view(&paths.many).await?;
+            if n != p.mem_n {
+                return Err(format!("children view has {n} names, not {}", p.mem_n));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            mem_metrics(&mut m, "child", p.mem_n, count, rss0, measure::rss_bytes);
+            drop(view);
+            z.close().await;
+        }
+        "register" => {
+            let z = Z::connect_high(server).await?;
+            let parent = format!("{}-reg", paths.own);
+            z.create(&parent, b"", false).await?;
+            let t = Instant::now();
+            let held = z.register(&parent, p.reg_n).await?;
+            let reg = t.elapsed();
+            let d = Z::connect_high(server).await?;
+            d.get_data(&paths.small).await?;
+            let t = Instant::now();
+            let (view, n) = d.children_view(&parent).await?;
+            let disc = t.elapsed();
+            if n != p.reg_n {
+                return Err(format!("discovered {n} of {} addresses", p.reg_n));
+            }
+            m.push(("register_ms".into(), reg.as_secs_f64() * 1e3));
+            m.push(("discover_ms".into(), disc.as_secs_f64() * 1e3));
+            drop(view);
+            d.close().await;
+            drop(held);
+            z.close().await;
+            // The ephemeral nodes went with the session; remove the parent.
+            let c = Z::connect(server).await?;
+            for _ in 0..50 {
+                if c.delete(&parent).await.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            c.close().await;
+        }
+        "connect" => {
+            let mut samples = Vec::new();
+            for _ in 0..p.connect_n + 1 {
+                let t = Instant::now();
+                let z = Z::connect(server).await?;
+                z.get_data(&paths.small).await?;
+                samples.push(t.elapsed());
+                z.close().await;
+            }
+            samples.remove(0);
+            samples.sort();
+            m.push(("connect_p50_us".into(), us(percentile(&samples, 0.5))));
+        }
+        "reconnect" => {
+            let z = Z::connect(server).await?;
+            z.get_data(&paths.small).await?;
+            let mut samples = Vec::new();
+            for _ in 0..p.reconnect_n {
+                let t = Instant::now();
+                tokio::task::spawn_blocking(request_cut)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                loop {
+                    let r = tokio::time::timeout(Duration::from_secs(5), z.get_data(&paths.small))
+                        .await;
+                    if let Ok(Ok(_)) = r {
+                        break;
+                    }
+                    if t.elapsed() > Duration::from_secs(10) {
+                        return Err("no successful request within 10 s of a cut".into());
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                samples.push(t.elapsed());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            samples.sort();
+            m.push(("reconnect_p50_us".into(), us(percentile(&samples, 0.5))));
+            z.close().await;
+        }
+        other => return Err(format!("unknown workload {other}")),
+    }
+    Ok(m)
+}
+
+/// One blocking client (bonifaido's `zookeeper`), through the operations the workloads need.
+pub trait BlockingZk: Sized + Sync {
+    /// A watch the caller holds until it fires.
+    type Watch: Send + 'static;
+    /// Connects.
+    fn connect(server: &str) -> R<Self>;
+    /// get_data; the data's length.
+    fn get_data(&self, path: &str) -> R<usize>;
+    /// get_data leaving a data watch.
+    fn get_data_watch(&self, path: &str) -> R<Self::Watch>;
+    /// Waits for a watch to fire.
+    fn wait(w: Self::Watch) -> R<()>;
+    /// Creates a node (open ACL).
+    fn create(&self, path: &str, data: &[u8], ephemeral: bool) -> R<()>;
+    /// Deletes a node, any version.
+    fn delete(&self, path: &str) -> R<()>;
+    /// Sets a node's data, any version.
+    fn set_data(&self, path: &str, data: &[u8]) -> R<()>;
+    /// get_children leaving a child watch.
+    fn get_children_watch(&self, path: &str) -> R<(Vec<String>, Self::Watch)>;
+    /// Closes the session.
+    fn close(self);
+}
+
+/// `depth` threads each calling get_data in a loop until `dur` is over.
+fn pipelined_blocking<Z: BlockingZk>(
+    z: &Z,
+    path: &str,
+    depth: usize,
+    dur: Duration,
+) -> R<(u64, Duration)> {
+    let done = AtomicU64::new(0);
+    let start = Instant::now();
+    let deadline = start + dur;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..depth)
+            .map(|_| {
+                s.spawn(|| {
+                    while Instant::now() < deadline {
+                        z.get_data(path)?;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok::<_, String>(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| "thread panicked".to_string())??;
+        }
+        Ok::<_, String>(())
+    })?;
+    Ok((done.load(Ordering::Relaxed), start.elapsed()))
+}
+
+/// Runs `workload` with the blocking client `Z` (pipelining with one thread per request in
+/// flight, as its API requires).
+pub fn run_blocking<Z: BlockingZk>(
+    workload: &str,
+    server: &str,
+    paths: &Paths,
+    p: Params,
+) -> R<Metrics> {
+    let mut m = Metrics::new();
+    match workload {
+        "seq" => {
+            let z = Z::connect(server)?;
+            for _ in 0..p.seq_n / 10 {
+                z.get_data(&paths.small)?;
+            }
+            let mut samples = Vec::with_capacity(p.seq_n);
+            for _ in 0..p.seq_n {
+                let t = Instant::now();
+                z.get_data(&paths.small)?;
+                samples.push(t.elapsed());
+            }
+            push_latency(&mut m, "seq", samples, true);
+            z.close();
+        }
+        "pipe" => {
+            let z = Z::connect(server)?;
+            pipelined_blocking(&z, &paths.small, 64, p.dur / 5)?;
+            let (user0, sys0) = measure::user_sys();
+            for depth in [1usize, 16, 64, 256] {
+                let cpu0 = measure::cpu_time();
+                let (done, elapsed) = pipelined_blocking(&z, &paths.small, depth, p.dur)?;
+                let cpu = measure::cpu_time() - cpu0;
+                m.push((
+                    format!("pipe{depth}_ops_s"),
+                    done as f64 / elapsed.as_secs_f64(),
+                ));
+                m.push((format!("pipe{depth}_cpu_us"), us(cpu) / done as f64));
+            }
+            push_sys_share(&mut m, user0, sys0);
+            z.close();
+        }
+        "fixed64" => {
+            let z = Z::connect(server)?;
+            let run = |n: usize| {
+                std::thread::scope(|s| {
+                    let handles: Vec<_> = (0..64)
+                        .map(|_| {
+                            s.spawn(|| {
+                                for _ in 0..n / 64 {
+                                    z.get_data(&paths.small)?;
+                                }
+                                Ok::<_, String>(())
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().map_err(|_| "thread panicked".to_string())?)
+                        .collect::<R<Vec<()>>>()
+                })
+            };
+            run(1024)?;
+            let n = p.seq_n * 4 / 64 * 64;
+            let cpu0 = measure::cpu_time();
+            let t = Instant::now();
+            run(n)?;
+            m.push(("fixed_ops".into(), n as f64));
+            m.push(("fixed_ops_s".into(), n as f64 / t.elapsed().as_secs_f64()));
+            m.push((
+                "fixed_cpu_us".into(),
+                us(measure::cpu_time() - cpu0) / n as f64,
+            ));
+            z.close();
+        }
+        "allocs" => {
+            let z = Z::connect(server)?;
+            pipelined_blocking(&z, &paths.small, 64, p.dur / 5)?;
+            measure::start_counting();
+            let (done, _) = pipelined_blocking(&z, &paths.small, 64, p.dur / 2)?;
+            let a = measure::stop_counting();
+            m.push(("get_allocs".into(), a.allocs as f64 / done as f64));
+            z.close();
+        }
+        "multi" => {
+            let mut sessions = Vec::new();
+            for _ in 0..4 {
+                sessions.push(Z::connect(server)?);
+            }
+            let run = |dur: Duration| {
+                std::thread::scope(|s| {
+                    let handles: Vec<_> = sessions
+                        .iter()
+                        .map(|z| s.spawn(move || pipelined_blocking(z, &paths.small, 64, dur)))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().map_err(|_| "thread panicked".to_string())?)
+                        .collect::<R<Vec<_>>>()
+                })
+            };
+            run(p.dur / 5)?;
+            let cpu0 = measure::cpu_time();
+            let start = Instant::now();
+            let results = run(p.dur)?;
+            let elapsed = start.elapsed();
+            let cpu = measure::cpu_time() - cpu0;
+            let done: u64 = results.iter().map(|r| r.0).sum();
+            m.push(("multi_ops_s".into(), done as f64 / elapsed.as_secs_f64()));
+            m.push(("multi_cpu_us".into(), us(cpu) / done as f64));
+            for z in sessions {
+                z.close();
+            }
+        }
+        "createdel" => {
+            let z = Z::connect(server)?;
+            let path = format!("{}-cd", paths.own);
+            for _ in 0..p.pairs / 10 {
+                z.create(&path, b"x", false)?;
+                z.delete(&path)?;
+            }
+            let mut samples = Vec::with_capacity(p.pairs);
+            for _ in 0..p.pairs {
+                let t = Instant::now();
+                z.create(&path, b"x", false)?;
+                z.delete(&path)?;
+                samples.push(t.elapsed());
+            }
+            push_latency(&mut m, "pair", samples, true);
+            z.close();
+        }
+        "watch" => {
+            let a = Z::connect(server)?;
+            let b = Z::connect(server)?;
+            let path = format!("{}-watch", paths.own);
+            b.create(&path, b"0", false)?;
+            let mut samples = Vec::with_capacity(p.watch_n);
+            for i in 0..p.watch_n + p.watch_n / 10 {
+                let w = a.get_data_watch(&path)?;
+                let t = Instant::now();
+                let data = i.to_string();
+                let lat = std::thread::scope(|s| {
+                    let waiter = s.spawn(move || Z::wait(w).map(|()| t.elapsed()));
+                    b.set_data(&path, data.as_bytes())?;
+                    waiter.join().map_err(|_| "thread panicked".to_string())?
+                })?;
+                if i >= p.watch_n / 10 {
+                    samples.push(lat);
+                }
+            }
+            push_latency(&mut m, "watch", samples, false);
+            b.delete(&path)?;
+            a.close();
+            b.close();
+        }
+        "watchmem" | "watchalloc" => {
+            let count = workload == "watchalloc";
+            let z = Z::connect(server)?;
+            z.get_data(&paths.child(0))?;
+            let mut held = Vec::with_capacity(p.mem_n);
+            std::thread::sleep(Duration::from_millis(50));
+            let rss0 = measure::rss_bytes();
+            if count {
+                measure::start_counting();
+            }
+            for i in 0..p.mem_n {
+                held.push(z.get_data_watch(&paths.child(i))?);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            mem_metrics(&mut m, "watch", p.mem_n, count, rss0, measure::rss_bytes);
+            drop(held);
+            z.close();
+        }
+        "childmem" | "childalloc" => {
+            let count = workload == "childalloc";
+            let z = Z::connect(server)?;
+            z.get_data(&paths.small)?;
+            std::thread::sleep(Duration::from_millis(50));
+            let rss0 = measure::rss_bytes();
+            if count {
+                measure::start_counting();
+            }
+            let view = z.get_children_watch(&paths.many)?;
+            if view.0.len() != p.mem_n {
+                return Err(format!("{} children, not {}", view.0.len(), p.mem_n));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            mem_metrics(&mut m, "child", p.mem_n, count, rss0, measure::rss_bytes);
+            drop(view);
+            z.close();
+        }
+        "register" => {
+            let z = Z::connect(server)?;
+            let parent = format!("{}-reg", paths.own);
+            z.create(&parent, b"", false)?;
+            let data = registration_data();
+            let t = Instant::now();
+            for i in 0..p.reg_n {
+                z.create(&format!("{parent}/127.0.0.1:{}", 20000 + i), &data, true)?;
+            }
+            let reg = t.elapsed();
+            let d = Z::connect(server)?;
+            d.get_data(&paths.small)?;
+            let t = Instant::now();
+            let (names, _w) = d.get_children_watch(&parent)?;
+            let disc = t.elapsed();
+            if names.len() != p.reg_n {
+                return Err(format!(
+                    "discovered {} of {} addresses",
+                    names.len(),
+                    p.reg_n
+                ));
+            }
+            m.push(("register_ms".into(), reg.as_secs_f64() * 1e3));
+            m.push(("discover_ms".into(), disc.as_secs_f64() * 1e3));
+            d.close();
+            z.close();
+            let c = Z::connect(server)?;
+            for _ in 0..50 {
+                if c.delete(&parent).is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            c.close();
+        }
+        "connect" => {
+            let mut samples = Vec::new();
+            for _ in 0..p.connect_n + 1 {
+                let t = Instant::now();
+                let z = Z::connect(server)?;
+                z.get_data(&paths.small)?;
+                samples.push(t.elapsed());
+                z.close();
+            }
+            samples.remove(0);
+            samples.sort();
+            m.push(("connect_p50_us".into(), us(percentile(&samples, 0.5))));
+        }
+        "reconnect" => {
+            let z = Z::connect(server)?;
+            z.get_data(&paths.small)?;
+            let mut samples = Vec::new();
+            for _ in 0..p.reconnect_n {
+                let t = Instant::now();
+                request_cut();
+                loop {
+                    if z.get_data(&paths.small).is_ok() {
+                        break;
+                    }
+                    if t.elapsed() > Duration::from_secs(10) {
+                        return Err("no successful request within 10 s of a cut".into());
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                samples.push(t.elapsed());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            samples.sort();
+            m.push(("reconnect_p50_us".into(), us(percentile(&samples, 0.5))));
+            z.close();
+        }
+        other => return Err(format!("unknown workload {other}")),
+    }
+    Ok(m)
+}
