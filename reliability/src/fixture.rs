@@ -267,7 +267,12 @@ pub async fn register(zk: &ZooKeeper, tree: &Tree, port: u16) -> Result<Registra
 }
 
 /// Waits until the registration is `Registered` and its node belongs to `zk`'s current
-/// session, as a fresh read by `admin` shows; records what did not hold.
+/// session, as fresh reads by `admin` show; records what did not hold by `deadline`.
+///
+/// The server's truth can lag the client's view for a moment (a session the server is expiring
+/// just as the client resumed it: the node goes, then the client learns of the expiry and
+/// registers again), so this waits for the node to be created when it is missing, and re-reads
+/// after a short pause when it belongs to another session.
 pub async fn registration_holds(
     zk: &ZooKeeper,
     registration: &Registration,
@@ -275,24 +280,44 @@ pub async fn registration_holds(
     deadline: Duration,
     violations: &mut Violations,
 ) {
-    if registration
-        .wait_for_status(deadline, |s| *s == RegistrationStatus::Registered)
-        .await
-        .is_err()
-    {
-        violations.push(format!(
-            "registration status {:?}, not Registered",
-            registration.status()
-        ));
-        return;
-    }
+    let until = tokio::time::Instant::now() + deadline;
     for path in registration.paths() {
-        match must("exists", SETTLE, admin.exists(&path)).await {
-            Ok(Ok(Some(stat))) if stat.ephemeral_owner == zk.session_id() => {}
-            other => violations.push(format!(
-                "registration node {path}: {other:?}, expected owned by session {:#x}",
-                zk.session_id()
-            )),
+        let mut last = String::new();
+        let held = tokio::time::timeout_at(until, async {
+            loop {
+                let registered = registration
+                    .wait_for_status(deadline, |s| *s == RegistrationStatus::Registered)
+                    .await;
+                if registered.is_err() {
+                    last = format!("status {:?}", registration.status());
+                    continue;
+                }
+                match admin.exists_watch(&path).await {
+                    Ok((Some(stat), _)) if stat.ephemeral_owner == zk.session_id() => return,
+                    Ok((Some(stat), _)) => {
+                        last = format!(
+                            "owned by {:#x}, not our session {:#x}",
+                            stat.ephemeral_owner,
+                            zk.session_id()
+                        );
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Ok((None, created)) => {
+                        last = "missing on the server".into();
+                        created.changed().await;
+                    }
+                    Err(e) => {
+                        last = format!("exists: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        })
+        .await;
+        if held.is_err() {
+            violations.push(format!(
+                "registration node {path} not held by our session within {deadline:?}: {last}"
+            ));
         }
     }
 }

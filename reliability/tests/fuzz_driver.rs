@@ -48,3 +48,17 @@ fn trace_one() {
     let seed: u64 = std::env::var("SEED").unwrap().parse().unwrap();
     drive(&seeded_input(seed));
 }
+
+#[test]
+#[ignore]
+fn search() {
+    let from: u64 = std::env::var("FROM").unwrap().parse().unwrap();
+    let n: u64 = std::env::var("N").unwrap().parse().unwrap();
+    for seed in from..from + n {
+        let input = seeded_input(seed);
+        if std::panic::catch_unwind(|| drive(&input)).is_err() {
+            eprintln!("FAILING SEED {seed}");
+            return;
+        }
+    }
+}

@@ -103,6 +103,7 @@ pub async fn run(server: &str, p: &Params) -> Result<Report, String> {
     )
     .await?
     .map_err(|e| format!("connect: {e}"))?;
+    let registration = fixture::register(&zk, &tree, 7000).await?;
     let views = Views::open(&zk, &tree).await?;
     let client = zk.client();
     let session_id = client.session_id();
@@ -254,8 +255,10 @@ pub async fn run(server: &str, p: &Params) -> Result<Report, String> {
         },
     );
 
-    // The views converge to the truth read by a fresh client.
+    // The registration is still there, ours; the views converge to the truth read by a fresh
+    // client.
     let fresh = fixture::admin(server).await?;
+    fixture::registration_holds(&zk, &registration, &fresh, SETTLE, v).await;
     let truth = tree.truth(&fresh).await?;
     views.converge(&truth, SETTLE, v).await;
 
