@@ -148,6 +148,8 @@ struct Driver {
     watchers: Vec<(String, WatchKind, u64)>,
     step: usize,
     stats: DriveStats,
+    /// `FUZZ_TRACE` set: every step is printed (for reproducing a failing input).
+    trace: bool,
 }
 
 const PATHS: [&str; 4] = ["/a", "/a/b", "/c", "/"];
@@ -187,6 +189,7 @@ impl Driver {
             watchers: Vec::new(),
             step: 0,
             stats: DriveStats::default(),
+            trace: std::env::var_os("FUZZ_TRACE").is_some(),
         };
         d.pump();
         d
@@ -453,7 +456,7 @@ impl Driver {
     fn op(&mut self, input: &mut Input<'_>) {
         self.terminal_this_step = false;
         let op = input.u8();
-        if std::env::var_os("FUZZ_TRACE").is_some() {
+        if self.trace {
             eprintln!(
                 "step {} op {} {:?} wire {:?}",
                 self.step,
