@@ -76,10 +76,11 @@ fn parse_args() -> Result<Args, String> {
                 args.seed = v.parse().map_err(|_| format!("bad seed {v:?}"))?;
             }
             "-h" | "--help" => {
-                return Err(format!(
+                println!(
                     "usage: soak [--duration 10m] [--only {}] [--seed N]",
                     ALL.join(",")
-                ));
+                );
+                std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?}")),
         }

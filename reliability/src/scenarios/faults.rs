@@ -1,5 +1,6 @@
 //! Connection faults: every connection cut every few hundred milliseconds while workers read and
-//! write and hundreds of watches are held.
+//! write, and a registration, a children view, a properties view and hundreds of one-shot
+//! watches are held.
 
 use std::fmt;
 use std::sync::Arc;
