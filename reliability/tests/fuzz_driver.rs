@@ -42,27 +42,4 @@ fn seeded_programs_keep_every_session_invariant() {
     assert!(total.watch_events > 100, "{total:?}");
 }
 
-/// Replays one seed, printing every step with `FUZZ_TRACE=1`:
-/// `SEED=123 FUZZ_TRACE=1 cargo test -p zk-reliability --test fuzz_driver trace_one -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn trace_one() {
-    let seed: u64 = std::env::var("SEED").unwrap().parse().unwrap();
-    drive(&seeded_input(seed));
-}
-
-/// Runs `N` seeds from `FROM` and names the first that fails (to find a seed the soak reported
-/// only by number): `FROM=1000004 N=400000 cargo test ... search -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn search() {
-    let from: u64 = std::env::var("FROM").unwrap().parse().unwrap();
-    let n: u64 = std::env::var("N").unwrap().parse().unwrap();
-    for seed in from..from + n {
-        let input = seeded_input(seed);
-        if std::panic::catch_unwind(|| drive(&input)).is_err() {
-            eprintln!("FAILING SEED {seed}");
-            return;
-        }
-    }
-}
+// Tracing one seed or searching for a failing one: `examples/fuzz_trace.rs`.

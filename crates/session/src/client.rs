@@ -302,7 +302,9 @@ impl Client {
                     SessionState::AuthFailed => return Err(Error::AuthFailed),
                     SessionState::Closed => return Err(Error::Closed),
                     SessionState::EnsembleBehind => {
-                        return Err(Error::EnsembleBehind { last_zxid_seen: 0 });
+                        return Err(Error::EnsembleBehind {
+                            last_zxid_seen: self.last_zxid_seen(),
+                        });
                     }
                     _ => {}
                 }

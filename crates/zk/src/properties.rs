@@ -2,6 +2,7 @@
 //! writes.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -32,6 +33,9 @@ pub struct Properties {
     rx: watch::Receiver<Snapshot<PropertyMap>>,
     tx: Arc<watch::Sender<Snapshot<PropertyMap>>>,
     stat: Arc<std::sync::Mutex<Option<Stat>>>,
+    /// The newest session generation a published state came from: zxids only order states of
+    /// one session (after data loss a new session's zxids start again lower).
+    generation: Arc<AtomicU64>,
     writes: Arc<Mutex<()>>,
     subscribers: Arc<Subscribers<PropertyMap>>,
     alive: Arc<Alive>,
@@ -70,12 +74,14 @@ impl ZooKeeper {
             tx.clone(),
             alive_rx.clone(),
         ));
+        let generation = Arc::new(AtomicU64::new(self.shared.current().number));
         tokio::spawn(refresh(
             self.shared.clone(),
             path.to_owned(),
             real_path.clone(),
             tx.clone(),
             stat.clone(),
+            generation.clone(),
             watcher,
             alive_rx.clone(),
         ));
@@ -87,6 +93,7 @@ impl ZooKeeper {
             rx,
             tx,
             stat,
+            generation,
             writes: Arc::new(Mutex::new(())),
             subscribers,
             alive,
@@ -262,11 +269,19 @@ impl Properties {
             self.stat()
                 .map(|stat| ((*snapshot.value).clone(), stat.version))
         };
-        let client = self.shared.current().client;
+        let current = self.shared.current();
+        let client = current.client;
         let preview = change((*self.snapshot()).clone());
         crate::links::check_property_links(&client, &self.path, &preview).await?;
         let (new, stat) = cas_write(&client, &self.real_path(), cached, change).await?;
-        publish(&self.tx, &self.stat, new, stat);
+        publish(
+            &self.tx,
+            &self.stat,
+            new,
+            stat,
+            current.number,
+            &self.generation,
+        );
         Ok(())
     }
 
@@ -308,14 +323,25 @@ impl Properties {
     }
 }
 
-/// Publishes `map` read or written at `stat`, unless the view already shows a newer state.
+/// Publishes `map` read or written at `stat` in session `generation`, unless the view already
+/// shows a newer state: one of a later session, or a later zxid of the same session.
 fn publish(
     tx: &watch::Sender<Snapshot<PropertyMap>>,
     stat_slot: &std::sync::Mutex<Option<Stat>>,
     map: PropertyMap,
     stat: Stat,
+    generation: u64,
+    seen_generation: &AtomicU64,
 ) -> bool {
     tx.send_if_modified(|s| {
+        let seen = seen_generation.fetch_max(generation, Ordering::SeqCst);
+        if generation < seen {
+            return false;
+        }
+        if generation > seen {
+            // A new session: its zxids do not compare with the old one's.
+            s.zxid = i64::MIN;
+        }
         let mzxid = stat.mzxid;
         if s.deleted || mzxid < s.zxid {
             return false;
@@ -343,6 +369,7 @@ async fn refresh(
     real_path: Arc<std::sync::Mutex<String>>,
     tx: Arc<watch::Sender<Snapshot<PropertyMap>>>,
     stat: Arc<std::sync::Mutex<Option<Stat>>>,
+    seen_generation: Arc<AtomicU64>,
     watcher: zk_session::OneshotWatcher,
     mut alive: watch::Receiver<()>,
 ) {
@@ -365,7 +392,14 @@ async fn refresh(
         match current.client.get_data_watch(&path).await {
             Ok((bytes, node_stat, w)) => {
                 watcher = Some(w);
-                let published = publish(&tx, &stat, data::decode(Some(&bytes)), node_stat);
+                let published = publish(
+                    &tx,
+                    &stat,
+                    data::decode(Some(&bytes)),
+                    node_stat,
+                    current.number,
+                    &seen_generation,
+                );
                 if std::mem::take(&mut moved) && !published {
                     // Followed to another node with equal properties: callbacks still run.
                     tx.send_modify(|s| s.serial += 1);
