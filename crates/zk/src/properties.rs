@@ -75,16 +75,13 @@ impl ZooKeeper {
             alive_rx.clone(),
         ));
         let generation = Arc::new(AtomicU64::new(self.shared.current().number));
-        tokio::spawn(refresh(
-            self.shared.clone(),
-            path.to_owned(),
-            real_path.clone(),
-            tx.clone(),
-            stat.clone(),
-            generation.clone(),
-            watcher,
-            alive_rx.clone(),
-        ));
+        let published = Published {
+            tx: tx.clone(),
+            stat: stat.clone(),
+            generation: generation.clone(),
+        };
+        let target = (self.shared.clone(), path.to_owned(), real_path.clone());
+        tokio::spawn(refresh(target, published, watcher, alive_rx.clone()));
         tokio::spawn(notifier(rx.clone(), subscribers.clone(), alive_rx));
         Ok(Properties {
             path: path.to_owned(),
@@ -363,13 +360,22 @@ fn publish(
     })
 }
 
-async fn refresh(
-    shared: Arc<Shared>,
-    virtual_path: String,
-    real_path: Arc<std::sync::Mutex<String>>,
+/// What the refresher publishes to: the view's snapshot, its Stat and its newest generation.
+struct Published {
     tx: Arc<watch::Sender<Snapshot<PropertyMap>>>,
     stat: Arc<std::sync::Mutex<Option<Stat>>>,
-    seen_generation: Arc<AtomicU64>,
+    generation: Arc<AtomicU64>,
+}
+
+/// Keeps the snapshot of `(shared, virtual path, real path)` current until every reader is
+/// gone or the node is deleted (following links to wherever the path resolves after a deletion).
+async fn refresh(
+    (shared, virtual_path, real_path): (Arc<Shared>, String, Arc<std::sync::Mutex<String>>),
+    Published {
+        tx,
+        stat,
+        generation: seen_generation,
+    }: Published,
     watcher: zk_session::OneshotWatcher,
     mut alive: watch::Receiver<()>,
 ) {
