@@ -27,10 +27,14 @@ impl Zk for Ours {
     type Watch = zk_session::OneshotWatcher;
 
     async fn connect(server: &str) -> R<Self> {
-        let config = zk_session::SessionConfig {
+        let mut config = zk_session::SessionConfig {
             session_timeout: SESSION_TIMEOUT,
             ..Default::default()
         };
+        // For experiments only (PERFORMANCE.md): the cost of the `srvr` version probe.
+        if std::env::var_os("ZKB_NO_PROBE").is_some() {
+            config.probe_server_version = false;
+        }
         let client = zk_session::Client::connect_with(server, config)
             .await
             .map_err(err)?;

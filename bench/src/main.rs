@@ -181,6 +181,8 @@ fn parse_options(args: &[String]) -> R<Options> {
 pub struct Cell {
     /// Values per metric.
     pub values: BTreeMap<String, Vec<f64>>,
+    /// The round of each value.
+    pub rounds: BTreeMap<String, Vec<usize>>,
     /// Errors, one per failed run.
     pub errors: Vec<String>,
     /// Metrics the client's worker could not take, and why.
@@ -277,6 +279,7 @@ fn coordinate(args: &[String]) -> R<()> {
                                 let (metric, why) = rest.split_once(':').unwrap_or((rest, ""));
                                 cell.missing.insert(metric.to_owned(), why.to_owned());
                             } else {
+                                cell.rounds.entry(k.clone()).or_default().push(round);
                                 cell.values.entry(k).or_default().push(v);
                             }
                         }

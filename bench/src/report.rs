@@ -255,6 +255,58 @@ fn value(cell: Option<&Cell>, metric: &str) -> Option<(f64, f64, f64)> {
     Some((med, min, max))
 }
 
+/// How many times better ours is than the best other client of the same round, per round
+/// (so that what the machine was doing in that round cancels out): the median over rounds,
+/// min, max, and the peer that was best most often.
+fn paired_factor(
+    clients: &[String],
+    results: &Results,
+    r: &Row,
+    rounds: usize,
+) -> Option<(f64, f64, f64, String)> {
+    let at = |client: &str, round: usize| -> Option<f64> {
+        let cell = results.get(&(client.to_owned(), r.workload.to_owned()))?;
+        let i = cell
+            .rounds
+            .get(r.metric)?
+            .iter()
+            .position(|&x| x == round)?;
+        cell.values.get(r.metric)?.get(i).copied()
+    };
+    let mut factors = Vec::new();
+    let mut best_counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for round in 0..rounds {
+        let Some(ours) = at("ours", round) else {
+            continue;
+        };
+        let best = clients
+            .iter()
+            .filter(|c| c.as_str() != "ours")
+            .filter_map(|c| at(c, round).map(|v| (c.as_str(), v)))
+            .reduce(|a, b| match r.better {
+                Higher if b.1 > a.1 => b,
+                Lower | Info if b.1 < a.1 => b,
+                _ => a,
+            });
+        if let Some((peer, b)) = best {
+            factors.push(match r.better {
+                Higher => ours / b,
+                Lower | Info => b / ours,
+            });
+            *best_counts.entry(peer).or_default() += 1;
+        }
+    }
+    let med = median(&factors)?;
+    let min = factors.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = factors.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let usual = best_counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(p, _)| p.to_owned())
+        .unwrap_or_default();
+    Some((med, min, max, usual))
+}
+
 /// The markdown table and its notes.
 pub fn render(
     clients: &[String],
@@ -269,7 +321,7 @@ pub fn render(
         let _ = write!(header, " {c} |");
         rule.push_str("---:|");
     }
-    header.push_str(" ours vs best peer |");
+    header.push_str(" ours vs best other, paired by round |");
     rule.push_str("---|");
     let _ = writeln!(out, "{header}\n{rule}");
     let mut notes: Vec<String> = Vec::new();
@@ -315,39 +367,24 @@ pub fn render(
                 }
             }
         }
-        let ours = value(
-            results.get(&("ours".to_owned(), r.workload.to_owned())),
-            r.metric,
-        );
-        let best = clients
-            .iter()
-            .filter(|c| c.as_str() != "ours")
-            .filter_map(|c| {
-                value(results.get(&(c.clone(), r.workload.to_owned())), r.metric).map(|v| (c, v.0))
-            })
-            .reduce(|a, b| match r.better {
-                Higher if b.1 > a.1 => b,
-                Lower | Info if b.1 < a.1 => b,
-                _ => a,
-            });
-        match (ours, best) {
+        match paired_factor(clients, results, r, env.rounds) {
             _ if r.better == Info => line.push_str(" (not ranked) |"),
-            (Some((o, _, _)), Some((peer, b))) => {
-                let factor = match r.better {
-                    Higher => o / b,
-                    Lower | Info => b / o,
-                };
-                let mark = if factor >= 1.0 { "✓" } else { "✗" };
-                let _ = write!(line, " {mark} ×{factor:.2} vs {peer} |");
+            Some((med, min, max, usual)) => {
+                let mark = if med >= 1.0 { "✓" } else { "✗" };
+                let _ = write!(
+                    line,
+                    " {mark} ×{med:.2} ({min:.2}–{max:.2}), mostly vs {usual} |"
+                );
             }
-            _ => line.push_str(" – |"),
+            None => line.push_str(" – |"),
         }
         let _ = writeln!(out, "{line}");
     }
     let _ = writeln!(
         out,
-        "\nCells: median over {} rounds (min–max). Last column: how many times better ours is than \
-         the best other client on that row (×1.00 or more, ✓: ours leads; below, ✗: it does not).",
+        "\nCells: median over {} rounds (min–max). Last column: in each round, how many times \
+         better ours is than the best other client of that round (above 1: ours leads); the median \
+         over rounds (min–max) and the client that was best most often. ✓: ours leads in the median.",
         env.rounds
     );
     // The server's ceiling: the best total any client reached with 4 × 64 in flight.
