@@ -16,6 +16,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+mod acl;
 mod connect;
 mod duration;
 mod nodes;
@@ -74,6 +75,10 @@ enum Command {
     PropsSet(registry::PropsWriteArgs),
     /// Merge KEY=VALUE pairs into a node's properties.
     PropsUpdate(registry::PropsWriteArgs),
+    /// Print a node's ACL.
+    Acl(acl::AclArgs),
+    /// Replace a node's ACL.
+    SetAcl(acl::SetAclArgs),
     /// Print a tree in zc.zk's tree format.
     Export(tree::ExportArgs),
     /// Make a tree match a file in zc.zk's tree format.
@@ -129,6 +134,8 @@ async fn run(command: Command, s: Settings) -> Result<ExitCode, Failure> {
         Command::Props(args) => registry::props(&s, args).await,
         Command::PropsSet(args) => registry::props_write(&s, args, false).await,
         Command::PropsUpdate(args) => registry::props_write(&s, args, true).await,
+        Command::Acl(args) => acl::get(&s, args).await,
+        Command::SetAcl(args) => acl::set(&s, args).await,
         Command::Export(args) => tree::export(&s, args).await,
         Command::Import(args) => tree::import(&s, args).await,
         Command::SetProperty(args) => tree::set_property(&s, args).await,

@@ -99,6 +99,10 @@ pub struct CreateArgs {
     /// Create missing parents (persistent, empty) first.
     #[arg(long, short = 'p')]
     parents: bool,
+    /// The node's ACL, SCHEME:ID:PERMS (repeatable; default world:anyone:cdrwa), e.g.
+    /// digest-password:USER:PASSWORD:cdrwa or ip:127.0.0.1:r.
+    #[arg(long = "acl", value_name = "SCHEME:ID:PERMS", value_parser = crate::acl::arg)]
+    acl: Vec<crate::acl::AclArg>,
 }
 
 /// `zk set PATH DATA`.
@@ -276,6 +280,9 @@ pub async fn create(settings: &Settings, args: CreateArgs) -> Result<ExitCode, F
     };
     if args.sequential {
         options = options.sequential();
+    }
+    if !args.acl.is_empty() {
+        options = options.with_acl(crate::acl::resolve(&args.acl));
     }
     // Catch signals before the node exists, so that none can kill us while we hold it.
     let mut shutdown = if args.ephemeral {

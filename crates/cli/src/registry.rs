@@ -31,6 +31,9 @@ pub struct RegisterArgs {
     /// Properties; a VALUE that is valid JSON is taken as JSON, otherwise as a string.
     #[arg(value_name = "KEY=VALUE", value_parser = parse_property)]
     properties: Vec<(String, Value)>,
+    /// The node's ACL, SCHEME:ID:PERMS (repeatable; default world:anyone:r, zc.zk's).
+    #[arg(long = "acl", value_name = "SCHEME:ID:PERMS", value_parser = crate::acl::arg)]
+    acl: Vec<crate::acl::AclArg>,
 }
 
 /// `zk children PATH`.
@@ -133,7 +136,19 @@ pub async fn register(settings: &Settings, args: RegisterArgs) -> Result<ExitCod
     let mut sessions = zk.session_events();
     let registration = match with_deadline(
         settings.timeout,
-        zk.register_server(&args.path, args.address.as_str(), map(args.properties)),
+        zk.register_server_with(
+            &args.path,
+            args.address.as_str(),
+            map(args.properties),
+            zc_zk::RegisterOptions {
+                acl: if args.acl.is_empty() {
+                    zk_session::ACL::read_unsafe()
+                } else {
+                    crate::acl::resolve(&args.acl)
+                },
+                ..zc_zk::RegisterOptions::default()
+            },
+        ),
     )
     .await
     {

@@ -132,3 +132,61 @@ fn tls_flags_connect_and_an_untrusted_ca_is_refused() {
     assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
     assert!(stderr(&refused).contains("TLS"), "{}", stderr(&refused));
 }
+
+#[test]
+fn acls_on_create_register_acl_and_set_acl() {
+    let cs = zk_testkit::shared_server().connect_string();
+    let path = zk_testkit::unique_path("cli-acl");
+    let created = zk(&[
+        "-s",
+        &cs,
+        "create",
+        &path,
+        "v",
+        "--acl",
+        "digest-password:ann:pw:cdrwa",
+        "--acl",
+        "world:anyone:r",
+    ]);
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    let acl = zk(&["-s", &cs, "acl", &path]);
+    let shown = String::from_utf8_lossy(&acl.stdout).into_owned();
+    assert!(shown.contains("world:anyone:r\n"), "{shown}");
+    assert!(
+        shown.contains("digest:ann:") && !shown.contains("pw:"),
+        "{shown}"
+    );
+    let denied = zk(&["-s", &cs, "set", &path, "x"]);
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(
+        stderr(&denied).contains("not authorized"),
+        "{}",
+        stderr(&denied)
+    );
+    let allowed = zk(&["-s", &cs, "--auth", "digest:ann:pw", "set", &path, "x"]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
+    let opened = zk(&[
+        "-s",
+        &cs,
+        "--auth",
+        "digest:ann:pw",
+        "set-acl",
+        &path,
+        "world:anyone:cdrwa",
+    ]);
+    assert_eq!(opened.status.code(), Some(0), "{}", stderr(&opened));
+    assert_eq!(
+        String::from_utf8_lossy(&zk(&["-s", &cs, "acl", &path]).stdout),
+        "world:anyone:cdrwa\n"
+    );
+    let bad = zk(&[
+        "-s",
+        &cs,
+        "create",
+        "/x",
+        "--acl",
+        "digest-password:ann:secretpw:zz",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(!stderr(&bad).contains("secretpw"), "{}", stderr(&bad));
+}
