@@ -1,21 +1,28 @@
 //! Service registration, discovery and JSON configuration on ZooKeeper, after Python's
 //! [zc.zk](https://pypi.org/project/zc.zk/), done right.
 //!
-//! ```no_run
-//! # async fn demo() -> zc_zk::Result<()> {
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // A throwaway server (zk-testkit), so that this example runs in the tests.
+//! # let server = zk_testkit::Server::start()?;
+//! # let connection_string = server.connect_string();
+//! # tokio::runtime::Runtime::new()?.block_on(async {
 //! use serde_json::json;
 //! use zc_zk::ZooKeeper;
 //!
-//! let zk = ZooKeeper::connect("127.0.0.1:2181").await?;
+//! let zk = ZooKeeper::connect(&connection_string).await?;
+//! # zk.client().create("/fooservice", br#"{"threads": 1}"#, &Default::default()).await?;
+//! # zk.client().create("/fooservice/providers", b"", &Default::default()).await?;
 //!
 //! // A server registers itself for a service: an ephemeral node named after its address,
 //! // holding its properties (and pid) as JSON.
 //! let props = json!({"version": "1.2"}).as_object().cloned().unwrap_or_default();
-//! let registration = zk.register_server("/fooservice/providers", ("192.168.0.42", 8080), props).await?;
+//! let registration =
+//!     zk.register_server("/fooservice/providers", ("192.168.0.42", 8080), props).await?;
 //!
 //! // A client discovers the servers; the view stays current.
 //! let providers = zk.children("/fooservice/providers").await?;
-//! println!("{:?}", providers.names());
+//! assert_eq!(*providers.names(), ["192.168.0.42:8080"]);
 //! providers.on_change(|change| {
 //!     println!("providers now: {change:?}");
 //!     Ok(())
@@ -24,11 +31,14 @@
 //! // Configuration: the service node's JSON properties, read, watched and updated.
 //! let config = zk.properties("/fooservice").await?;
 //! let threads: Option<u32> = config.get_as("threads")?;
+//! assert_eq!(threads, Some(1));
 //! config.update(json!({"threads": 4}).as_object().cloned().unwrap_or_default()).await?;
+//! assert_eq!(config.get_as::<u32>("threads")?, Some(4));
 //!
 //! registration.unregister().await?;
 //! zk.close().await;
-//! # let _ = threads; Ok(()) }
+//! # Ok::<_, Box<dyn std::error::Error>>(()) })?;
+//! # Ok(()) }
 //! ```
 //!
 //! # What zc.zk users will recognise, and what is fixed
