@@ -177,6 +177,17 @@ fn put_path(b: &mut BytesMut, chroot: &Chroot, path: &str) {
     }
 }
 
+/// The encoded length of a path with the chroot.
+fn path_len(chroot: &Chroot, path: &str) -> usize {
+    4 + chroot.prefix().map_or(0, str::len) + path.len()
+}
+
+/// The encoded length of a create request's body.
+fn create_len(chroot: &Chroot, path: &str, data: &[u8], acl: &[ACL]) -> usize {
+    let acl_len: usize = acl.iter().map(Jute::encoded_len).sum();
+    path_len(chroot, path) + 4 + data.len() + 4 + acl_len + 4
+}
+
 fn put_buffer(b: &mut BytesMut, data: &[u8]) {
     b.put_i32(data.len() as i32);
     b.put_slice(data);
@@ -535,7 +546,8 @@ impl Client {
                     "ttl must be between 1 ms and 2^40 - 1 ms",
                 ));
             }
-            return Ok(OutgoingRequest::encode(OpCode::CreateTTL, |b| {
+            let len = create_len(chroot, path, data, &options.acl) + 8;
+            return Ok(OutgoingRequest::encode_sized(OpCode::CreateTTL, len, |b| {
                 write_common(b);
                 (ms as i64).encode(b);
             }));
@@ -548,7 +560,8 @@ impl Client {
         } else {
             OpCode::Create2
         };
-        Ok(OutgoingRequest::encode(op, write_common))
+        let len = create_len(chroot, path, data, &options.acl);
+        Ok(OutgoingRequest::encode_sized(op, len, write_common))
     }
 
     /// Deletes a node, if its version is `version` (any with `None`).
@@ -569,7 +582,8 @@ impl Client {
     fn path_watch_request(&self, op: OpCode, path: &str, watch: bool) -> Result<OutgoingRequest> {
         validate_path(path, false)?;
         let chroot = &self.inner.chroot;
-        Ok(OutgoingRequest::encode(op, |b| {
+        let len = path_len(chroot, path) + 1;
+        Ok(OutgoingRequest::encode_sized(op, len, |b| {
             put_path(b, chroot, path);
             b.put_u8(u8::from(watch));
         }))
@@ -640,7 +654,8 @@ impl Client {
     pub async fn set_data(&self, path: &str, data: &[u8], version: Option<i32>) -> Result<Stat> {
         validate_path(path, false)?;
         let chroot = &self.inner.chroot;
-        let request = OutgoingRequest::encode(OpCode::SetData, |b| {
+        let len = path_len(chroot, path) + 4 + data.len() + 4;
+        let request = OutgoingRequest::encode_sized(OpCode::SetData, len, |b| {
             put_path(b, chroot, path);
             put_buffer(b, data);
             b.put_i32(self::version(version));

@@ -211,6 +211,9 @@ pub(crate) async fn run(
     let mut wbuf = BytesMut::with_capacity(64 * 1024);
     let mut rbuf = vec![0u8; READ_BUF];
     let mut commands_open = true;
+    let timer = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(timer);
+    let mut armed: Option<tokio::time::Instant> = None;
     let mut peer: Option<std::net::SocketAddr> = None;
     let (probe_tx, mut probe_rx) = mpsc::unbounded_channel::<String>();
     // The `srvr` probe speaks plain TCP, which a TLS port does not.
@@ -245,6 +248,8 @@ pub(crate) async fn run(
                     if ev.state.is_connected() {
                         let tx = probe_tx.clone();
                         tokio::spawn(async move {
+                            // Not on the path to the first request.
+                            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                             if let Some(version) = probe_version(addr).await {
                                 let _ = tx.send(version);
                             }
@@ -262,9 +267,21 @@ pub(crate) async fn run(
             break;
         }
 
-        let deadline = session.poll_timeout().map(tokio::time::Instant::from_std);
+        // One timer for the whole run, moved only when the session's next deadline comes
+        // earlier than the one armed: a later deadline lets the armed one fire early, which is
+        // harmless (`handle_timeout` finds nothing due and the timer is re-armed).
+        if let Some(at) = session.poll_timeout().map(tokio::time::Instant::from_std) {
+            if armed.is_none_or(|a| at < a) {
+                timer.as_mut().reset(at);
+                armed = Some(at);
+            }
+        }
         let take_commands = commands_open && session.wants_requests();
+        // Biased, in this order: replies first, then new commands, and only then the write, so
+        // that requests submitted meanwhile share one write (fewer syscalls and wake-ups on
+        // both sides).
         tokio::select! {
+            biased;
             result = async {
                 match reader.as_mut() {
                     Some(r) => r.read(&mut rbuf).await,
@@ -282,20 +299,6 @@ pub(crate) async fn run(
                         session.handle_disconnected(conn_id, now());
                     }
                     Ok(n) => session.handle_bytes(conn_id, now(), &rbuf[..n]),
-                }
-            }
-            result = async {
-                match writer.as_mut() {
-                    Some(w) if !wbuf.is_empty() => w.write_buf(&mut wbuf).await,
-                    _ => std::future::pending().await,
-                }
-            } => {
-                if let Err(e) = result {
-                    debug!(target: "zookeeper", error = %e, "write failed");
-                    reader = None;
-                    writer = None;
-                    wbuf.clear();
-                    session.handle_disconnected(conn_id, now());
                 }
             }
             result = async {
@@ -346,6 +349,20 @@ pub(crate) async fn run(
                     }
                 }
             }
+            result = async {
+                match writer.as_mut() {
+                    Some(w) if !wbuf.is_empty() => w.write_buf(&mut wbuf).await,
+                    _ => std::future::pending().await,
+                }
+            } => {
+                if let Err(e) = result {
+                    debug!(target: "zookeeper", error = %e, "write failed");
+                    reader = None;
+                    writer = None;
+                    wbuf.clear();
+                    session.handle_disconnected(conn_id, now());
+                }
+            }
             Some(version) = probe_rx.recv() => {
                 if let Some(parsed) = crate::session::parse_version(&version) {
                     session.handle_server_version(parsed);
@@ -354,12 +371,8 @@ pub(crate) async fn run(
                     *slot = Some(version);
                 }
             }
-            () = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            } => {
+            () = &mut timer, if armed.is_some() => {
+                armed = None;
                 session.handle_timeout(now());
             }
         }

@@ -34,6 +34,27 @@ pub fn validate_path(path: &str, sequential: bool) -> Result<(), Error> {
     } else {
         path
     };
+    if body.is_ascii() {
+        // The common case, in one pass over the bytes.
+        let bytes = body.as_bytes();
+        let mut start = 1;
+        for i in 1..=bytes.len() {
+            let b = bytes.get(i).copied().unwrap_or(b'/');
+            if b == b'/' {
+                match &bytes[start..i] {
+                    b"" => return invalid("empty segment"),
+                    b"." | b".." => return invalid("relative segments are not allowed"),
+                    _ => {}
+                }
+                start = i + 1;
+            } else if b == 0 {
+                return invalid("null character");
+            } else if b <= 0x1f || b == 0x7f {
+                return invalid("control character");
+            }
+        }
+        return Ok(());
+    }
     for segment in body.split('/').skip(1) {
         match segment {
             "" => return invalid("empty segment"),
@@ -135,6 +156,14 @@ mod tests {
         ] {
             assert!(validate_path(p, false).is_err(), "{p:?}");
         }
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_ascii_and_unicode_paths() {
+        for p in ["/a\u{0}b", "/a\u{7f}", "/é\u{1}", "/é\u{85}"] {
+            assert!(validate_path(p, false).is_err(), "{p:?}");
+        }
+        assert_eq!(validate_path("/a.b/..c/...", false), Ok(()));
     }
 
     #[test]

@@ -45,7 +45,13 @@ pub struct OutgoingRequest {
 impl OutgoingRequest {
     /// Encodes a request with `op` and a body writer into a frame with a placeholder xid.
     pub fn encode(op: OpCode, body: impl FnOnce(&mut BytesMut)) -> Self {
-        let mut buf = BytesMut::new();
+        Self::encode_sized(op, 64, body)
+    }
+
+    /// As [`OutgoingRequest::encode`], reserving `body_len` bytes for the body up front, so that
+    /// encoding allocates once.
+    pub fn encode_sized(op: OpCode, body_len: usize, body: impl FnOnce(&mut BytesMut)) -> Self {
+        let mut buf = BytesMut::with_capacity(4 + 8 + body_len);
         write_frame(&mut buf, |b| {
             RequestHeader { xid: 0, op }.encode(b);
             body(b);
@@ -467,6 +473,10 @@ impl<C> Session<C> {
         if matches!(self.state, State::Connected | State::Closing) {
             self.timers
                 .set(Timer::Read, now + timers::read_timeout(self.negotiated));
+        }
+        // A large reply grew the buffer: give the memory back once it is drained.
+        if self.recv_buf.is_empty() && self.recv_buf.capacity() > 64 * 1024 {
+            self.recv_buf = BytesMut::with_capacity(4096);
         }
     }
 
