@@ -34,8 +34,17 @@ impl ZooKeeper {
     /// `NoNode` when the node does not exist; `LinkLoop`; the connection errors.
     pub async fn children(&self, path: &str) -> Result<Children> {
         let client = self.client();
-        let real = crate::links::resolve_with(&client, path).await?;
-        let (mut names, watcher) = client.get_children_watch(&real).await?;
+        // The path as given first (a real node shadows a link); links only when it is missing.
+        let (real, (mut names, watcher)) = match client.get_children_watch(path).await {
+            Ok(found) => (path.to_owned(), found),
+            // Missing, or `.`/`..` in it, which only resolution understands.
+            Err(zk_session::Error::NoNode | zk_session::Error::InvalidPath { .. }) => {
+                let real = crate::links::resolve_with(&client, path).await?;
+                let found = client.get_children_watch(&real).await?;
+                (real, found)
+            }
+            Err(e) => return Err(e.into()),
+        };
         names.sort_unstable();
         let snapshot = Snapshot {
             value: Arc::new(names),

@@ -138,7 +138,10 @@ impl ZooKeeper {
         options: RegisterOptions,
     ) -> Result<Registration> {
         let address = address.into();
-        let path = &crate::links::resolve_with(&self.client(), path).await?;
+        // The path as given is tried first (a real node shadows a link anyway); links are
+        // resolved only when it does not exist, which saves a round trip per registration.
+        let mut base = path.to_owned();
+        let mut resolved = false;
         properties.insert("pid".to_owned(), Value::from(std::process::id()));
         let data = data::encode(&properties);
         let names = address.node_names();
@@ -147,20 +150,37 @@ impl ZooKeeper {
         }
         let mut nodes: Vec<Node> = Vec::new();
         for name in names {
-            let node_path = if path == "/" {
-                format!("/{name}")
-            } else {
-                format!("{path}/{name}")
-            };
             let generation = self.shared.current();
-            let created = create_initial(
-                &self.shared,
-                &generation.client,
-                &node_path,
-                &data,
-                &options,
-            )
-            .await;
+            let (node_path, created) = loop {
+                let node_path = if base == "/" {
+                    format!("/{name}")
+                } else {
+                    format!("{base}/{name}")
+                };
+                let created = create_initial(
+                    &self.shared,
+                    &generation.client,
+                    &node_path,
+                    &data,
+                    &options,
+                )
+                .await;
+                let unresolved = matches!(&created, Err(e) if e.is_no_node()
+                    || matches!(e, Error::ZooKeeper(ZkError::InvalidPath { .. })));
+                if unresolved && !resolved {
+                    resolved = true;
+                    let real = crate::links::resolve_with(&generation.client, path).await;
+                    match real {
+                        Ok(real) if real != base => {
+                            base = real;
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => break (node_path, Err(e)),
+                    }
+                }
+                break (node_path, created);
+            };
             if let Err(e) = created {
                 for node in &nodes {
                     let _ = delete_node(&generation.client, &node.path).await;
