@@ -60,7 +60,7 @@ pub struct Client {
 /// watcher of that node and kind).
 #[derive(Debug)]
 pub struct OneshotWatcher {
-    rx: oneshot::Receiver<WatchedEvent>,
+    rx: oneshot::Receiver<(zk_proto::EventType, zk_proto::KeeperState)>,
     guard: WatchGuard,
 }
 
@@ -101,18 +101,35 @@ impl OneshotWatcher {
     /// Waits for the event. If the session ends first, the event has type `None` and the
     /// terminal state (`Expired`, `Closed`, `AuthFailed`).
     pub async fn changed(mut self) -> WatchedEvent {
-        let event = (&mut self.rx)
-            .await
-            .unwrap_or_else(|_| WatchedEvent::session(zk_proto::KeeperState::Closed));
+        let received = (&mut self.rx).await;
         self.guard.armed = false;
-        event
+        match received {
+            Ok(event) => self.event(event),
+            Err(_) => WatchedEvent::session(zk_proto::KeeperState::Closed),
+        }
     }
 
     /// The event if it has already arrived, without waiting.
     pub fn try_event(&mut self) -> Option<WatchedEvent> {
         let event = self.rx.try_recv().ok()?;
         self.guard.armed = false;
-        Some(event)
+        Some(self.event(event))
+    }
+
+    /// The event for a received type and state: a node event names the watched path, a session
+    /// change none.
+    fn event(
+        &self,
+        (event_type, state): (zk_proto::EventType, zk_proto::KeeperState),
+    ) -> WatchedEvent {
+        if event_type == zk_proto::EventType::None {
+            return WatchedEvent::session(state);
+        }
+        WatchedEvent {
+            event_type,
+            state,
+            path: self.guard.path.to_string(),
+        }
     }
 
     /// The watched path.

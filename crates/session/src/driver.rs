@@ -22,7 +22,9 @@ use crate::watches::{WatchKind, WatchedEvent, WatcherId};
 #[derive(Debug)]
 pub(crate) enum WatchSink {
     /// A one-shot watch: the first event, then removed.
-    Oneshot(oneshot::Sender<WatchedEvent>),
+    /// A one-shot watch: the first event's type and state (the watcher knows its path), then
+    /// removed. Sending only these keeps the channel small: watches are held by the thousand.
+    Oneshot(oneshot::Sender<(zk_proto::EventType, zk_proto::KeeperState)>),
     /// A persistent watch: every event.
     Stream(mpsc::UnboundedSender<WatchedEvent>),
 }
@@ -448,7 +450,7 @@ fn dispatch(
                 if oneshot || terminal {
                     match watchers.remove(&id) {
                         Some(WatchSink::Oneshot(tx)) => {
-                            let _ = tx.send(event.clone());
+                            let _ = tx.send((event.event_type, event.state));
                         }
                         Some(WatchSink::Stream(tx)) => {
                             let _ = tx.send(event.clone());
