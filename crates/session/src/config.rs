@@ -145,6 +145,13 @@ pub struct SessionConfig {
     /// The zxid to start from (a new session otherwise starts at 0). Keeping it across sessions
     /// gives monotonic reads over session re-creation.
     pub last_zxid_seen: i64,
+    /// Whether pipelined requests are coalesced into fewer, larger writes. With it, a request
+    /// submitted while others are in flight waits until as many wait as are in flight, and then
+    /// they go out together; a request with nothing (or one request) in flight goes out at once.
+    /// The server runs one session's requests in order, so a held request is never answered
+    /// later for it: it only waits where it would have queued on the server. Fewer, larger
+    /// writes mean fewer wake-ups on both sides (PERFORMANCE.md). Default true.
+    pub coalesce_writes: bool,
 }
 
 impl Default for SessionConfig {
@@ -165,6 +172,7 @@ impl Default for SessionConfig {
             #[cfg(feature = "tls")]
             tls: None,
             last_zxid_seen: 0,
+            coalesce_writes: true,
         }
     }
 }

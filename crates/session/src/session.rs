@@ -558,10 +558,11 @@ impl<C> Session<C> {
             );
             return;
         }
-        if self.state == State::Connected
-            && !self.sasl_in_progress()
+        let sendable = self.state == State::Connected && !self.sasl_in_progress();
+        if sendable
             && self.queue.is_empty()
             && self.in_flight.len() < self.config.max_in_flight
+            && !self.coalescing(1)
         {
             self.send_request(now, request, Some(token));
             return;
@@ -574,7 +575,16 @@ impl<C> Session<C> {
         });
         if self.state != State::Connected {
             self.arm_queue_timer();
+        } else {
+            self.flush_queue(now);
         }
+    }
+
+    /// Whether requests that wait should keep waiting, to go out together
+    /// ([`SessionConfig::coalesce_writes`]): while fewer wait than are in flight. `extra` counts
+    /// a request about to be queued.
+    fn coalescing(&self, extra: usize) -> bool {
+        self.config.coalesce_writes && self.queue.len() + extra < self.in_flight.len()
     }
 
     /// Adds authentication (e.g. scheme `digest`, auth `user:password`), sent now if connected
@@ -1153,7 +1163,7 @@ impl<C> Session<C> {
     }
 
     fn flush_queue(&mut self, now: Instant) {
-        if self.state != State::Connected || self.sasl_in_progress() {
+        if self.state != State::Connected || self.sasl_in_progress() || self.coalescing(0) {
             return;
         }
         while self.in_flight.len() < self.config.max_in_flight {

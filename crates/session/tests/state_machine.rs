@@ -689,6 +689,91 @@ fn backpressure_keeps_at_most_max_in_flight_requests_on_the_wire() {
 }
 
 #[test]
+fn pipelined_requests_wait_until_as_many_wait_as_are_in_flight_then_go_out_together() {
+    let mut pair = Pair::connected("h1:2181", config());
+    pair.server.hold_replies = true;
+
+    // Nothing in flight, then one: both go out at once.
+    let mut tokens = vec![pair.submit(pair.get_data("/", None))];
+    pair.drive();
+    tokens.push(pair.submit(pair.get_data("/", None)));
+    pair.drive();
+    assert_eq!(pair.live().requests().len(), 2);
+
+    // Two in flight: the next one waits until a second one joins it.
+    tokens.push(pair.submit(pair.get_data("/", None)));
+    pair.drive();
+    assert_eq!(pair.live().requests().len(), 2);
+    assert_eq!(pair.session.queued(), 1);
+    tokens.push(pair.submit(pair.get_data("/", None)));
+    pair.drive();
+    assert_eq!(pair.live().requests().len(), 4);
+    assert_eq!(pair.session.queued(), 0);
+
+    // Four in flight, two waiting: two replies let them go out.
+    tokens.push(pair.submit(pair.get_data("/", None)));
+    tokens.push(pair.submit(pair.get_data("/", None)));
+    pair.drive();
+    assert_eq!(pair.live().requests().len(), 4);
+    pair.release(1);
+    assert_eq!(pair.live().requests().len(), 4, "3 in flight, 2 waiting");
+    pair.release(1);
+    assert_eq!(pair.live().requests().len(), 6, "2 in flight, 2 waiting");
+
+    // Everything is answered, in order, with xids in submission order.
+    pair.release(usize::MAX);
+    pair.release(usize::MAX);
+    let order: Vec<u64> = pair.completions.iter().map(|c| c.token).collect();
+    assert_eq!(order, tokens);
+    let xids: Vec<i32> = pair
+        .live()
+        .requests()
+        .iter()
+        .filter_map(|r| r.xid())
+        .collect();
+    assert_eq!(xids, [1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn without_coalescing_every_request_goes_out_at_once() {
+    let cfg = SessionConfig {
+        coalesce_writes: false,
+        ..config()
+    };
+    let mut pair = Pair::connected("h1:2181", cfg);
+    pair.server.hold_replies = true;
+    for n in 1..=5 {
+        pair.submit(pair.get_data("/", None));
+        pair.drive();
+        assert_eq!(pair.live().requests().len(), n);
+    }
+    assert_eq!(pair.session.queued(), 0);
+}
+
+#[test]
+fn a_request_held_for_coalescing_is_not_lost_with_the_connection_but_sent_after_it() {
+    let mut pair = Pair::connected("h1:2181,h2:2181", config());
+    pair.server.hold_replies = true;
+    let sent: Vec<u64> = (0..2)
+        .map(|_| pair.submit(pair.get_data("/", None)))
+        .collect();
+    pair.drive();
+    let held = pair.submit(pair.get_data("/", None));
+    pair.drive();
+    assert_eq!(pair.live().requests().len(), 2);
+
+    pair.drop_connection();
+    pair.server.hold_replies = false;
+    pair.drive();
+    // The two on the wire may or may not have run: ConnectionLoss. The held one never left.
+    for t in sent {
+        assert_eq!(pair.error(t), Error::ConnectionLoss);
+    }
+    pair.run_until(secs(5), |p| p.result(held).is_some());
+    assert_reply(&pair, held, ErrorCode::Ok);
+}
+
+#[test]
 fn a_request_made_while_disconnected_times_out_after_the_request_timeout() {
     let cfg = SessionConfig {
         request_timeout: Some(secs(3)),
