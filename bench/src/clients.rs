@@ -35,6 +35,14 @@ impl Zk for Ours {
         if std::env::var_os("ZKB_NO_PROBE").is_some() {
             config.probe_server_version = false;
         }
+        // Likewise: requests written as they come instead of coalesced.
+        if std::env::var_os("ZKB_NO_COALESCE").is_some() {
+            config.coalesce_writes = false;
+        }
+        // And: a wake-up for every segment instead of the receive low-water mark.
+        if std::env::var_os("ZKB_NO_LOWAT").is_some() {
+            config.coalesce_reads = false;
+        }
         let client = zk_session::Client::connect_with(server, config)
             .await
             .map_err(err)?;

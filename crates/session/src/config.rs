@@ -152,6 +152,17 @@ pub struct SessionConfig {
     /// later for it: it only waits where it would have queued on the server. Fewer, larger
     /// writes mean fewer wake-ups on both sides (PERFORMANCE.md). Default true.
     pub coalesce_writes: bool,
+    /// Whether the driver sleeps until the replies it is owed have arrived, instead of waking
+    /// for every segment: with two or more requests in flight it sets the socket's receive
+    /// low-water mark (`SO_RCVLOWAT`) to a lower bound of the reply bytes still to come (20
+    /// bytes, a reply header, per request; [`Session::min_bytes_owed`]), which the server is
+    /// certain to send, so nothing ever waits for bytes that do not come; the mark drops to 1
+    /// whenever a ping, authentication or a timer is due. Fewer wake-ups and context switches
+    /// per pipelined request (PERFORMANCE.md). Plain TCP on Unix only; TLS connections are not
+    /// affected. Default true.
+    ///
+    /// [`Session::min_bytes_owed`]: crate::Session::min_bytes_owed
+    pub coalesce_reads: bool,
 }
 
 impl Default for SessionConfig {
@@ -173,6 +184,7 @@ impl Default for SessionConfig {
             tls: None,
             last_zxid_seen: 0,
             coalesce_writes: true,
+            coalesce_reads: true,
         }
     }
 }

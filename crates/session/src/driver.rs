@@ -15,6 +15,7 @@ use tracing::debug;
 use crate::config::HostPort;
 use crate::error::Error;
 use crate::event::SessionEvent;
+use crate::low_water::{self, LowWater};
 use crate::session::{Action, Event, OutgoingRequest, Reply, Session};
 use crate::watches::{WatchKind, WatchedEvent, WatcherId};
 
@@ -123,7 +124,8 @@ struct ConnectError {
 async fn connect(
     host: HostPort,
     tls: Option<Tls>,
-) -> Result<(Reader, Writer, std::net::SocketAddr), ConnectError> {
+    low_water: bool,
+) -> Result<Connected, ConnectError> {
     let plain = |error| ConnectError { error, tls: false };
     let mut last_err = None;
     let mut stream = None;
@@ -147,8 +149,14 @@ async fn connect(
     };
     match tls {
         None => {
+            let fd = low_water.then(|| low_water::fd_of(&stream)).flatten();
             let (r, w) = stream.into_split();
-            Ok((Box::new(r), Box::new(w), addr))
+            Ok(Connected {
+                reader: Box::new(r),
+                writer: Box::new(w),
+                addr,
+                low_water: fd,
+            })
         }
         #[cfg(feature = "tls")]
         Some(tls) => {
@@ -164,8 +172,14 @@ async fn connect(
                 .connect(name, stream)
                 .await
                 .map_err(|error| ConnectError { error, tls: true })?;
+            let _ = low_water; // TLS records: the low-water mark is left alone.
             let (r, w) = tokio::io::split(stream);
-            Ok((Box::new(r), Box::new(w), addr))
+            Ok(Connected {
+                reader: Box::new(r),
+                writer: Box::new(w),
+                addr,
+                low_water: None,
+            })
         }
         #[cfg(not(feature = "tls"))]
         Some(_) => Err(ConnectError {
@@ -194,7 +208,15 @@ async fn probe_version(addr: std::net::SocketAddr) -> Option<String> {
         .flatten()
 }
 
-type Connected = (Reader, Writer, std::net::SocketAddr);
+/// An open connection.
+struct Connected {
+    reader: Reader,
+    writer: Writer,
+    addr: std::net::SocketAddr,
+    /// A duplicate of the socket's descriptor, to set its receive low-water mark.
+    low_water: Option<low_water::Fd>,
+}
+
 type ConnectFuture =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Connected, ConnectError>> + Send>>;
 
@@ -217,6 +239,11 @@ pub(crate) async fn run(
     tokio::pin!(timer);
     let mut armed: Option<tokio::time::Instant> = None;
     let mut peer: Option<std::net::SocketAddr> = None;
+    let mut low_water = LowWater::default();
+    let lw_timer = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(lw_timer);
+    let mut lw_armed: Option<tokio::time::Instant> = None;
+    let use_low_water = session.config().coalesce_reads;
     let (probe_tx, mut probe_rx) = mpsc::unbounded_channel::<String>();
     // The `srvr` probe speaks plain TCP, which a TLS port does not.
     let probe = session_probe_enabled(&session) && tls.is_none();
@@ -228,12 +255,14 @@ pub(crate) async fn run(
                 Action::Connect { id, host } => {
                     reader = None;
                     writer = None;
+                    low_water = LowWater::default();
                     wbuf.clear();
-                    connecting = Some((id, Box::pin(connect(host, tls.clone()))));
+                    connecting = Some((id, Box::pin(connect(host, tls.clone(), use_low_water))));
                 }
                 Action::Disconnect => {
                     reader = None;
                     writer = None;
+                    low_water = LowWater::default();
                     connecting = None;
                     wbuf.clear();
                 }
@@ -278,6 +307,17 @@ pub(crate) async fn run(
                 armed = Some(at);
             }
         }
+        if reader.is_some() {
+            low_water.update(session.min_bytes_owed(), now());
+            // Moved with every read while the mark is up (a timer that fired early would be a
+            // wake-up of its own, which is what the mark saves).
+            if let Some(at) = low_water.deadline().map(tokio::time::Instant::from_std) {
+                if lw_armed != Some(at) {
+                    lw_timer.as_mut().reset(at);
+                    lw_armed = Some(at);
+                }
+            }
+        }
         let take_commands = commands_open && session.wants_requests();
         // Biased, in this order: replies first, then new commands, and only then the write, so
         // that requests submitted meanwhile share one write (fewer syscalls and wake-ups on
@@ -297,10 +337,15 @@ pub(crate) async fn run(
                         }
                         reader = None;
                         writer = None;
+                        low_water = LowWater::default();
                         wbuf.clear();
                         session.handle_disconnected(conn_id, now());
                     }
-                    Ok(n) => session.handle_bytes(conn_id, now(), &rbuf[..n]),
+                    Ok(n) => {
+                        let at = now();
+                        low_water.on_read(at);
+                        session.handle_bytes(conn_id, at, &rbuf[..n]);
+                    }
                 }
             }
             result = async {
@@ -311,10 +356,11 @@ pub(crate) async fn run(
             } => {
                 let id = connecting.take().map_or(0, |(id, _)| id);
                 match result {
-                    Ok((r, w, addr)) => {
-                        peer = Some(addr);
-                        reader = Some(r);
-                        writer = Some(w);
+                    Ok(c) => {
+                        peer = Some(c.addr);
+                        reader = Some(c.reader);
+                        writer = Some(c.writer);
+                        low_water = LowWater::new(c.low_water);
                         conn_id = id;
                         session.handle_connected(id, now());
                     }
@@ -361,9 +407,14 @@ pub(crate) async fn run(
                     debug!(target: "zookeeper", error = %e, "write failed");
                     reader = None;
                     writer = None;
+                    low_water = LowWater::default();
                     wbuf.clear();
                     session.handle_disconnected(conn_id, now());
                 }
+            }
+            () = &mut lw_timer, if lw_armed.is_some() => {
+                lw_armed = None;
+                low_water.on_deadline(now());
             }
             Some(version) = probe_rx.recv() => {
                 if let Some(parsed) = crate::session::parse_version(&version) {
@@ -374,8 +425,16 @@ pub(crate) async fn run(
                 }
             }
             () = &mut timer, if armed.is_some() => {
-                armed = None;
-                session.handle_timeout(now());
+                if low_water.on_session_timer() {
+                    // Bytes below the mark may be waiting: drop the mark (at the top of the
+                    // loop) and look again shortly, before any timer is taken for silence.
+                    let at = tokio::time::Instant::now() + low_water::MAX_WAIT;
+                    timer.as_mut().reset(at);
+                    armed = Some(at);
+                } else {
+                    armed = None;
+                    session.handle_timeout(now());
+                }
             }
         }
         // Writes that completed partially keep their tail at the front of `wbuf`.

@@ -10,6 +10,7 @@ pub mod config;
 mod driver;
 pub mod error;
 pub mod event;
+mod low_water;
 pub mod ops;
 pub mod path;
 pub mod rng;

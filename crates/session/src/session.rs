@@ -26,6 +26,9 @@ use crate::watches::{Unused, WatchKind, WatchRegistry, WatchedEvent, WatcherId};
 /// ZOOKEEPER-706): a batch closes once the lengths of its paths add up to 128 Ki characters.
 pub const SET_WATCHES_MAX_LENGTH: usize = 128 * 1024;
 
+/// The smallest reply frame: the length prefix and a [`ReplyHeader`].
+const MIN_REPLY_FRAME: usize = 4 + 16;
+
 /// Byte offset of the xid in an encoded request frame (after the 4-byte length).
 const XID_OFFSET: usize = 4;
 
@@ -577,6 +580,36 @@ impl<C> Session<C> {
             self.arm_queue_timer();
         } else {
             self.flush_queue(now);
+        }
+    }
+
+    /// A lower bound on the bytes the server still owes on this connection, for a driver that
+    /// sleeps until that many bytes are queued (`SO_RCVLOWAT`) instead of waking for every
+    /// segment ([`SessionConfig::coalesce_reads`]). Every reply is at least a length prefix and
+    /// a [`ReplyHeader`] (20 bytes), and each request in flight gets one, in order; so the
+    /// bytes counted here are certain to come while the connection lives. 0 (no bound: wake
+    /// for any byte) unless requests are in flight on an established connection with nothing
+    /// else under way: not during the handshake, authentication or re-arming of watches, not
+    /// while a ping (the liveness check) or CloseSession waits, and not with coalescing off.
+    pub fn min_bytes_owed(&self) -> usize {
+        if !self.config.coalesce_reads
+            || self.state != State::Connected
+            || self.ping_in_flight
+            || self.set_watches_in_flight > 0
+            || !self.auth_in_flight.is_empty()
+            || self.sasl.is_some()
+        {
+            return 0;
+        }
+        let owed = self.in_flight.len();
+        if owed < 2 {
+            return 0;
+        }
+        // A partial frame in the buffer may be one of the owed replies, nearly complete.
+        if self.recv_buf.is_empty() {
+            owed * MIN_REPLY_FRAME
+        } else {
+            (owed - 1) * MIN_REPLY_FRAME + 1
         }
     }
 

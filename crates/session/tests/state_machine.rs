@@ -735,6 +735,51 @@ fn pipelined_requests_wait_until_as_many_wait_as_are_in_flight_then_go_out_toget
 }
 
 #[test]
+fn bytes_owed_count_a_reply_header_per_request_in_flight_and_none_while_a_ping_waits() {
+    let mut pair = Pair::connected("h1:2181", config());
+    pair.server.hold_replies = true;
+    pair.server.reply_pings = false;
+    // One in flight: no mark (the smallest reply is all that is certain, wake for it).
+    pair.submit(pair.get_data("/", None));
+    pair.drive();
+    assert_eq!(pair.session.min_bytes_owed(), 0);
+    for _ in 0..7 {
+        pair.submit(pair.get_data("/", None));
+    }
+    pair.drive();
+    assert_eq!(pair.session.in_flight(), 8);
+    assert_eq!(pair.session.min_bytes_owed(), 8 * 20);
+
+    // Half a reply in the buffer may be one of the eight, nearly complete.
+    let held = pair.live_mut().held.pop_front().expect("a held reply");
+    let (head, tail) = held.split_at(10);
+    pair.inject(head);
+    assert_eq!(pair.session.min_bytes_owed(), 7 * 20 + 1);
+    pair.inject(tail);
+    assert_eq!(pair.session.in_flight(), 7);
+    assert_eq!(pair.session.min_bytes_owed(), 7 * 20);
+
+    // A ping is the liveness check: nothing may wait behind a mark while it is out.
+    pair.advance(ms(2100));
+    assert_eq!(pair.live().pings(), 1);
+    assert_eq!(pair.session.min_bytes_owed(), 0);
+
+    // Off by configuration: never a mark.
+    let cfg = SessionConfig {
+        coalesce_reads: false,
+        ..config()
+    };
+    let mut pair = Pair::connected("h1:2181", cfg);
+    pair.server.hold_replies = true;
+    for _ in 0..8 {
+        pair.submit(pair.get_data("/", None));
+    }
+    pair.drive();
+    assert_eq!(pair.session.in_flight(), 8);
+    assert_eq!(pair.session.min_bytes_owed(), 0);
+}
+
+#[test]
 fn without_coalescing_every_request_goes_out_at_once() {
     let cfg = SessionConfig {
         coalesce_writes: false,
