@@ -9,9 +9,9 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use zk_proto::{
     ACL, AddWatchMode, AddWatchRequest, CheckVersionRequest, CheckWatchesRequest, ClientInfo,
     CreateMode, CreateRequest, CreateTTLRequest, DeleteRequest, ErrorCode, GetACLRequest,
-    GetAllChildrenNumberRequest, GetChildrenRequest, GetDataRequest, GetEphemeralsRequest, Jute,
-    MultiOp, MultiRequest, MultiResult, OpCode, RemoveWatchesRequest, Response, SetACLRequest,
-    SetDataRequest, Stat, SyncRequest, WatcherType,
+    GetAllChildrenNumberRequest, GetChildrenRequest, GetDataRequest, GetDataResponse,
+    GetEphemeralsRequest, Jute, MultiOp, MultiRequest, MultiResult, OpCode, RemoveWatchesRequest,
+    Response, SetACLRequest, SetDataRequest, Stat, SyncRequest, WatcherType,
 };
 
 use crate::config::{ConnectString, SessionConfig};
@@ -191,6 +191,31 @@ fn put_path(b: &mut BytesMut, chroot: &Chroot, path: &str) {
             b.put_i32(path.len() as i32);
             b.put_slice(path.as_bytes());
         }
+    }
+}
+
+/// A request whose body is a path and a watch flag (exists, getData, getChildren, …): the whole
+/// frame written into one buffer of the exact size, the xid left for the session to fill in.
+fn path_watch_frame(op: OpCode, chroot: &Chroot, path: &str, watch: bool) -> OutgoingRequest {
+    let (root, path) = match chroot.prefix() {
+        Some(root) if path == "/" => (root, ""),
+        Some(root) => (root, path),
+        None => ("", path),
+    };
+    let path_len = root.len() + path.len();
+    let payload = 4 + 4 + 4 + path_len + 1;
+    let mut frame = Vec::with_capacity(4 + payload);
+    frame.extend_from_slice(&(payload as i32).to_be_bytes());
+    frame.extend_from_slice(&0i32.to_be_bytes());
+    frame.extend_from_slice(&op.as_i32().to_be_bytes());
+    frame.extend_from_slice(&(path_len as i32).to_be_bytes());
+    frame.extend_from_slice(root.as_bytes());
+    frame.extend_from_slice(path.as_bytes());
+    frame.push(u8::from(watch));
+    OutgoingRequest {
+        op,
+        frame: Bytes::from(frame),
+        watch: None,
     }
 }
 
@@ -598,12 +623,7 @@ impl Client {
 
     fn path_watch_request(&self, op: OpCode, path: &str, watch: bool) -> Result<OutgoingRequest> {
         validate_path(path, false)?;
-        let chroot = &self.inner.chroot;
-        let len = path_len(chroot, path) + 1;
-        Ok(OutgoingRequest::encode_sized(op, len, |b| {
-            put_path(b, chroot, path);
-            b.put_u8(u8::from(watch));
-        }))
+        Ok(path_watch_frame(op, &self.inner.chroot, path, watch))
     }
 
     /// The node's Stat, or `None` if it does not exist.
@@ -645,10 +665,10 @@ impl Client {
     /// [`Error::NoNode`], [`Error::NoAuth`], and the connection errors.
     pub async fn get_data(&self, path: &str) -> Result<(Bytes, Stat)> {
         let request = self.path_watch_request(OpCode::GetData, path, false)?;
-        match decode(self.call(request, None).await?)? {
-            Response::GetData(r) => Ok((r.data.unwrap_or_default(), r.stat)),
-            _ => Err(unexpected(OpCode::GetData)),
-        }
+        let reply = self.call(request, None).await?;
+        let r: GetDataResponse =
+            zk_proto::from_bytes(reply.body, "GetDataResponse").map_err(Error::protocol)?;
+        Ok((r.data.unwrap_or_default(), r.stat))
     }
 
     /// As [`Client::get_data`], leaving a data watch (fires on data change or deletion).
@@ -658,10 +678,9 @@ impl Client {
     pub async fn get_data_watch(&self, path: &str) -> Result<(Bytes, Stat, OneshotWatcher)> {
         let request = self.path_watch_request(OpCode::GetData, path, true)?;
         let (reply, watcher) = self.call_watch(request, path, WatchKind::Data).await?;
-        match decode(reply)? {
-            Response::GetData(r) => Ok((r.data.unwrap_or_default(), r.stat, watcher)),
-            _ => Err(unexpected(OpCode::GetData)),
-        }
+        let r: GetDataResponse =
+            zk_proto::from_bytes(reply.body, "GetDataResponse").map_err(Error::protocol)?;
+        Ok((r.data.unwrap_or_default(), r.stat, watcher))
     }
 
     /// Writes the node's data, if its version is `version` (any with `None`).
@@ -1108,6 +1127,36 @@ impl Client {
         let (reply, rx) = oneshot::channel();
         if self.inner.commands.send(Command::Close { reply }).is_ok() {
             let _ = rx.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_requests_are_encoded_byte_for_byte_as_the_jute_record() {
+        for (root, path) in [
+            (None, "/"),
+            (None, "/a/b"),
+            (Some("/app"), "/"),
+            (Some("/app"), "/x"),
+        ] {
+            let chroot = Chroot::new(root).unwrap();
+            for watch in [false, true] {
+                for op in [OpCode::GetData, OpCode::Exists, OpCode::GetChildren2] {
+                    let fast = path_watch_frame(op, &chroot, path, watch);
+                    let jute = OutgoingRequest::encode(op, |b| {
+                        GetDataRequest {
+                            path: Some(chroot.add(path)),
+                            watch,
+                        }
+                        .encode(b)
+                    });
+                    assert_eq!(fast.frame, jute.frame, "{root:?} {path} {watch} {op:?}");
+                }
+            }
         }
     }
 }

@@ -30,6 +30,47 @@ pub(crate) enum WatchSink {
     Stream(mpsc::UnboundedSender<WatchedEvent>),
 }
 
+/// Where each registered watcher's events go: one table per kind of sink, so that the entries
+/// of one-shot watchers, held by the thousand, are 16 bytes.
+#[derive(Debug, Default)]
+struct Sinks {
+    oneshot: HashMap<WatcherId, oneshot::Sender<(zk_proto::EventType, zk_proto::KeeperState)>>,
+    stream: HashMap<WatcherId, mpsc::UnboundedSender<WatchedEvent>>,
+}
+
+impl Sinks {
+    fn insert(&mut self, id: WatcherId, sink: WatchSink) {
+        match sink {
+            WatchSink::Oneshot(tx) => {
+                self.oneshot.insert(id, tx);
+            }
+            WatchSink::Stream(tx) => {
+                self.stream.insert(id, tx);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: WatcherId) {
+        if self.oneshot.remove(&id).is_none() {
+            self.stream.remove(&id);
+        }
+    }
+
+    /// Sends `event` to watcher `id`: a one-shot watcher is removed, a persistent one only when
+    /// the event is `terminal` (the session ended).
+    fn deliver(&mut self, id: WatcherId, event: &WatchedEvent, terminal: bool) {
+        if let Some(tx) = self.oneshot.remove(&id) {
+            let _ = tx.send((event.event_type, event.state));
+        } else if terminal {
+            if let Some(tx) = self.stream.remove(&id) {
+                let _ = tx.send(event.clone());
+            }
+        } else if let Some(tx) = self.stream.get(&id) {
+            let _ = tx.send(event.clone());
+        }
+    }
+}
+
 /// A watcher waiting for its request's reply to be registered.
 #[derive(Debug)]
 pub(crate) struct PendingWatch {
@@ -227,7 +268,7 @@ pub(crate) async fn run(
     shared: Arc<Shared>,
     tls: Option<Tls>,
 ) {
-    let mut watchers: HashMap<WatcherId, WatchSink> = HashMap::new();
+    let mut watchers = Sinks::default();
     let mut reader: Option<Reader> = None;
     let mut writer: Option<Writer> = None;
     let mut conn_id: u64 = 0;
@@ -447,7 +488,7 @@ pub(crate) async fn run(
 
 fn handle_command(
     session: &mut Session<Pending>,
-    watchers: &mut HashMap<WatcherId, WatchSink>,
+    watchers: &mut Sinks,
     command: Command,
     now: Instant,
 ) {
@@ -459,7 +500,7 @@ fn handle_command(
             reply,
         } => session.add_auth(now, scheme, auth, Pending { reply, watch: None }),
         Command::RemoveWatcher { path, kind, id } => {
-            watchers.remove(&id);
+            watchers.remove(id);
             session.remove_watcher(now, &path, kind, id);
         }
         Command::Close { reply } => session.close(now, Pending { reply, watch: None }),
@@ -468,7 +509,7 @@ fn handle_command(
 
 fn dispatch(
     session: &mut Session<Pending>,
-    watchers: &mut HashMap<WatcherId, WatchSink>,
+    watchers: &mut Sinks,
     shared: &Shared,
     event: Event<Pending>,
 ) {
@@ -505,20 +546,7 @@ fn dispatch(
                     zk_proto::KeeperState::Disconnected | zk_proto::KeeperState::SyncConnected
                 );
             for id in ids {
-                let oneshot = matches!(watchers.get(&id), Some(WatchSink::Oneshot(_)));
-                if oneshot || terminal {
-                    match watchers.remove(&id) {
-                        Some(WatchSink::Oneshot(tx)) => {
-                            let _ = tx.send((event.event_type, event.state));
-                        }
-                        Some(WatchSink::Stream(tx)) => {
-                            let _ = tx.send(event.clone());
-                        }
-                        None => {}
-                    }
-                } else if let Some(WatchSink::Stream(tx)) = watchers.get(&id) {
-                    let _ = tx.send(event.clone());
-                }
+                watchers.deliver(id, &event, terminal);
             }
         }
         Event::State(ev) => {

@@ -58,11 +58,41 @@ impl WatchedEvent {
     }
 }
 
-/// The watchers of one path: the first inline (most paths have one), the rest boxed, so that an
-/// entry of the table is small.
+/// One watcher of a path in 8 bytes: the id above three bits that hold the kind (its index
+/// plus one, so never zero). Ids of 2^61 and more do not fit; they are kept unpacked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Packed(std::num::NonZeroU64);
+
+const KINDS: [WatchKind; 5] = [
+    WatchKind::Data,
+    WatchKind::Exist,
+    WatchKind::Child,
+    WatchKind::Persistent,
+    WatchKind::PersistentRecursive,
+];
+
+impl Packed {
+    fn new(id: WatcherId, kind: WatchKind) -> Option<Packed> {
+        if id >> 61 != 0 {
+            return None;
+        }
+        let index = KINDS.iter().position(|k| *k == kind)? as u64;
+        std::num::NonZeroU64::new(id << 3 | (index + 1)).map(Packed)
+    }
+
+    fn get(self) -> (WatcherId, WatchKind) {
+        let v = self.0.get();
+        // The low bits are 1..=5 by construction.
+        let kind = KINDS[((v & 7) as usize).wrapping_sub(1) % KINDS.len()];
+        (v >> 3, kind)
+    }
+}
+
+/// The watchers of one path: the first inline and packed (most paths have one), the rest
+/// boxed, so that an entry of the table is small (16 bytes besides the key).
 #[derive(Debug, Default)]
 struct PathWatches {
-    first: Option<(WatcherId, WatchKind)>,
+    first: Option<Packed>,
     // Boxed on purpose: 8 bytes inline instead of a Vec's 24, in every entry of the table,
     // for a list that is rarely there.
     #[allow(clippy::box_collection)]
@@ -72,9 +102,9 @@ struct PathWatches {
 impl PathWatches {
     fn iter(&self) -> impl Iterator<Item = (WatcherId, WatchKind)> + '_ {
         self.first
-            .iter()
-            .chain(self.rest.iter().flat_map(|v| v.iter()))
-            .copied()
+            .map(Packed::get)
+            .into_iter()
+            .chain(self.rest.iter().flat_map(|v| v.iter().copied()))
     }
 
     fn has(&self, kind: WatchKind) -> bool {
@@ -86,20 +116,27 @@ impl PathWatches {
     }
 
     fn push(&mut self, id: WatcherId, kind: WatchKind) {
-        if self.first.is_none() {
-            self.first = Some((id, kind));
-        } else {
-            self.rest
+        match Packed::new(id, kind) {
+            Some(p) if self.first.is_none() => self.first = Some(p),
+            _ => self
+                .rest
                 .get_or_insert_with(Default::default)
-                .push((id, kind));
+                .push((id, kind)),
         }
     }
 
-    /// Moves the first of `rest` up when `first` is empty, and drops an empty `rest`.
+    /// Moves the first packable entry of `rest` up when `first` is empty, and drops an empty
+    /// `rest`.
     fn compact(&mut self) {
         if let Some(rest) = &mut self.rest {
-            if self.first.is_none() && !rest.is_empty() {
-                self.first = Some(rest.remove(0));
+            if self.first.is_none() {
+                if let Some(pos) = rest
+                    .iter()
+                    .position(|&(id, k)| Packed::new(id, k).is_some())
+                {
+                    let (id, kind) = rest.remove(pos);
+                    self.first = Packed::new(id, kind);
+                }
             }
             if rest.is_empty() {
                 self.rest = None;
@@ -109,7 +146,7 @@ impl PathWatches {
 
     /// Removes the entries whose kind `taken` selects, appending their ids to `out`.
     fn take(&mut self, out: &mut Vec<WatcherId>, taken: impl Fn(WatchKind) -> bool) {
-        if let Some((id, kind)) = self.first {
+        if let Some((id, kind)) = self.first.map(Packed::get) {
             if taken(kind) {
                 out.push(id);
                 self.first = None;
@@ -129,7 +166,7 @@ impl PathWatches {
     }
 
     fn remove(&mut self, id: WatcherId, kind: WatchKind) -> bool {
-        if self.first == Some((id, kind)) {
+        if self.first.is_some() && self.first == Packed::new(id, kind) {
             self.first = None;
             self.compact();
             return true;
@@ -360,6 +397,33 @@ mod tests {
         assert_eq!(w.fire(EventType::NodeCreated, "/a/b/c"), [2]);
         assert_eq!(w.fire(EventType::NodeChildrenChanged, "/a"), [1]);
         assert_eq!(w.len(), 2);
+    }
+
+    #[test]
+    fn an_entry_is_sixteen_bytes_besides_its_key() {
+        assert_eq!(std::mem::size_of::<PathWatches>(), 16);
+    }
+
+    #[test]
+    fn every_kind_and_ids_too_large_to_pack_round_trip() {
+        let mut w = WatchRegistry::default();
+        let big = u64::MAX - 1;
+        for (i, kind) in KINDS.into_iter().enumerate() {
+            w.add(&"/p".into(), kind, i as u64);
+            w.add(&"/p".into(), kind, big - i as u64);
+        }
+        assert_eq!(w.len(), 10);
+        assert_eq!(
+            w.fire(EventType::NodeDataChanged, "/p"),
+            [0, 1, 3, 4, big - 4, big - 3, big - 1, big]
+        );
+        assert_eq!(w.remove("/p", WatchKind::Child, big - 2), Unused::None);
+        assert_eq!(w.remove("/p", WatchKind::Child, 2), Unused::Children);
+        assert_eq!(w.persistent_watchers(), [3, 4, big - 4, big - 3]);
+        for (id, kind) in [(3, WatchKind::Persistent), (big - 3, WatchKind::Persistent)] {
+            w.remove("/p", kind, id);
+        }
+        assert_eq!(w.drain(), [4, big - 4]);
     }
 
     #[test]
