@@ -152,16 +152,17 @@ pub struct SessionConfig {
     /// later for it: it only waits where it would have queued on the server. Fewer, larger
     /// writes mean fewer wake-ups on both sides (PERFORMANCE.md). Default true.
     pub coalesce_writes: bool,
-    /// Whether the driver sleeps until the replies it is owed have arrived, instead of waking
-    /// for every segment: with two or more requests in flight it sets the socket's receive
-    /// low-water mark (`SO_RCVLOWAT`) to a lower bound of the reply bytes still to come (20
-    /// bytes, a reply header, per request; [`Session::min_bytes_owed`]), which the server is
-    /// certain to send, so nothing ever waits for bytes that do not come; the mark drops to 1
-    /// whenever a ping, authentication or a timer is due. Fewer wake-ups and context switches
-    /// per pipelined request (PERFORMANCE.md). Plain TCP on Unix only; TLS connections are not
-    /// affected. Default true.
+    /// Whether the driver sleeps until a batch of replies is in, instead of waking for every
+    /// segment the server sends: with two or more requests in flight it sets the socket's
+    /// receive low-water mark (`SO_RCVLOWAT`) to the bytes a quarter of them are expected to
+    /// bring back ([`Session::low_water_mark`]: the running average reply size, and never less
+    /// than the 20 bytes per reply that are certain to come). No reply is held long: the mark
+    /// drops to 1 when nothing was read for 1 ms, and whenever a ping, authentication or a
+    /// timer is due. Fewer wake-ups and context switches per pipelined request
+    /// (PERFORMANCE.md). Plain TCP on Unix only; TLS connections are not affected. Default
+    /// true.
     ///
-    /// [`Session::min_bytes_owed`]: crate::Session::min_bytes_owed
+    /// [`Session::low_water_mark`]: crate::Session::low_water_mark
     pub coalesce_reads: bool,
 }
 

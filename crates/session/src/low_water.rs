@@ -1,15 +1,15 @@
 //! The driver's receive low-water mark ([`SessionConfig::coalesce_reads`]): the socket reports
-//! readable only once the bytes the session is certain to be owed have arrived
-//! ([`Session::min_bytes_owed`]), so that a pipelining client wakes once per batch of replies
-//! instead of once per segment.
+//! readable only once the bytes that a quarter of the requests in flight are expected to bring
+//! back have arrived ([`Session::low_water_mark`]), so that a pipelining client wakes once per
+//! batch of replies instead of once per segment.
 //!
-//! Two guards keep a raised mark from delaying replies that did arrive: the mark drops to 1 when
-//! nothing was read for [`MAX_WAIT`] (a request stuck on the server holds back the replies
-//! behind it, never those before it), and whenever a session timer comes due, so that bytes
-//! queued below the mark are read before any silence is judged.
+//! The mark is an estimate, so two guards keep it from delaying replies that did arrive: it
+//! drops to 1 when nothing was read for [`MAX_WAIT`] (replies smaller than usual, or a request
+//! stuck on the server holding back the ones behind it), and whenever a session timer comes
+//! due, so that bytes queued below the mark are read before any silence is judged.
 //!
 //! [`SessionConfig::coalesce_reads`]: crate::SessionConfig::coalesce_reads
-//! [`Session::min_bytes_owed`]: crate::Session::min_bytes_owed
+//! [`Session::low_water_mark`]: crate::Session::low_water_mark
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,10 @@ use tracing::debug;
 /// The longest a raised mark may go without a read before it drops to 1: the most a reply that
 /// arrived can wait for the ones after it.
 pub(crate) const MAX_WAIT: Duration = Duration::from_millis(1);
+
+/// The highest mark set: the kernel grows the receive buffer to twice the mark, so keep that
+/// modest.
+const MAX_MARK: usize = 64 * 1024;
 
 /// A descriptor of the connection's socket, to set its options on.
 #[cfg(unix)]
@@ -107,7 +111,7 @@ impl LowWater {
         let Some(fd) = &self.fd else {
             return;
         };
-        let want = if self.hold { 1 } else { owed.max(1) };
+        let want = if self.hold { 1 } else { owed.clamp(1, MAX_MARK) };
         if want == self.current {
             return;
         }

@@ -29,6 +29,13 @@ pub const SET_WATCHES_MAX_LENGTH: usize = 128 * 1024;
 /// The smallest reply frame: the length prefix and a [`ReplyHeader`].
 const MIN_REPLY_FRAME: usize = 4 + 16;
 
+/// The mark waits for the replies of 1/`MARK_FRACTION` of the requests in flight.
+const MARK_FRACTION: usize = 4;
+
+/// Replies larger than this count as this in the average reply size (one large read does not
+/// raise the mark for the small ones after it).
+const MAX_MARKED_REPLY: usize = 4096;
+
 /// Byte offset of the xid in an encoded request frame (after the 4-byte length).
 const XID_OFFSET: usize = 4;
 
@@ -231,6 +238,8 @@ pub struct Session<C> {
 
     send_buf: BytesMut,
     recv_buf: BytesMut,
+    /// The running average size of the reply frames received (length prefix included).
+    reply_len: usize,
     frames: FrameDecoder,
 
     actions: VecDeque<Action>,
@@ -279,6 +288,7 @@ impl<C> Session<C> {
             timers: TimerTable::default(),
             send_buf: BytesMut::with_capacity(4096),
             recv_buf: BytesMut::with_capacity(4096),
+            reply_len: MIN_REPLY_FRAME,
             frames,
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -455,7 +465,12 @@ impl<C> Session<C> {
         self.recv_buf.extend_from_slice(bytes);
         loop {
             let frame = match self.frames.decode(&mut self.recv_buf) {
-                Ok(Some(frame)) => frame,
+                Ok(Some(frame)) => {
+                    // A running average of the frames' sizes (weight 1/8), for the mark.
+                    let len = (frame.len() + 4).min(MAX_MARKED_REPLY);
+                    self.reply_len = (self.reply_len * 7 + len) / 8;
+                    frame
+                }
                 Ok(None) => break,
                 Err(e) => {
                     self.protocol_error(now, Error::protocol(e));
@@ -583,9 +598,8 @@ impl<C> Session<C> {
         }
     }
 
-    /// A lower bound on the bytes the server still owes on this connection, for a driver that
-    /// sleeps until that many bytes are queued (`SO_RCVLOWAT`) instead of waking for every
-    /// segment ([`SessionConfig::coalesce_reads`]). Every reply is at least a length prefix and
+    /// A lower bound on the bytes the server still owes on this connection, the floor of
+    /// [`low_water_mark`](Session::low_water_mark). Every reply is at least a length prefix and
     /// a [`ReplyHeader`] (20 bytes), and each request in flight gets one, in order; so the
     /// bytes counted here are certain to come while the connection lives. 0 (no bound: wake
     /// for any byte) unless requests are in flight on an established connection with nothing
@@ -611,6 +625,21 @@ impl<C> Session<C> {
         } else {
             (owed - 1) * MIN_REPLY_FRAME + 1
         }
+    }
+
+    /// The receive low-water mark for a driver that sleeps until a batch of replies is in
+    /// ([`SessionConfig::coalesce_reads`]): the bytes a quarter of the requests in flight are expected
+    /// to bring back (from the running average of the replies' sizes), and never less than
+    /// [`min_bytes_owed`](Session::min_bytes_owed). Unlike that bound it is an estimate, which
+    /// replies smaller than usual may not reach: a driver using it must drop the mark when
+    /// nothing was read for a moment (zk-session's waits 1 ms). 0 when no mark should be set.
+    pub fn low_water_mark(&self) -> usize {
+        let certain = self.min_bytes_owed();
+        if certain == 0 {
+            return 0;
+        }
+        let expected = (self.in_flight.len() / MARK_FRACTION) * self.reply_len;
+        expected.saturating_sub(self.recv_buf.len()).max(certain)
     }
 
     /// Whether requests that wait should keep waiting, to go out together

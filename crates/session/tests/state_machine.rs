@@ -780,6 +780,45 @@ fn bytes_owed_count_a_reply_header_per_request_in_flight_and_none_while_a_ping_w
 }
 
 #[test]
+fn the_mark_expects_a_quarter_of_the_replies_in_flight_at_their_usual_size() {
+    let mut pair = Pair::connected("h1:2181", config());
+    pair.server.put("/d", &[7; 100]);
+    // Replies of 192 bytes (length, header, data, Stat) teach the average.
+    for _ in 0..40 {
+        pair.submit(pair.get_data("/d", None));
+        pair.drive();
+    }
+    assert_eq!(pair.completions.len(), 40);
+    pair.server.hold_replies = true;
+    for _ in 0..16 {
+        pair.submit(pair.get_data("/d", None));
+    }
+    pair.drive();
+    assert_eq!(pair.session.in_flight(), 16);
+    let mark = pair.session.low_water_mark();
+    assert!((4 * 170..=4 * 192).contains(&mark), "{mark}");
+    assert!(mark > pair.session.min_bytes_owed());
+
+    // Bytes already read count against it.
+    let held = pair.live_mut().held.pop_front().expect("a held reply");
+    pair.inject(&held[..10]);
+    assert_eq!(pair.session.low_water_mark(), mark - 10);
+
+    // With the mark off there is none.
+    let cfg = SessionConfig {
+        coalesce_reads: false,
+        ..config()
+    };
+    let mut pair = Pair::connected("h1:2181", cfg);
+    pair.server.hold_replies = true;
+    for _ in 0..16 {
+        pair.submit(pair.get_data("/", None));
+    }
+    pair.drive();
+    assert_eq!(pair.session.low_water_mark(), 0);
+}
+
+#[test]
 fn without_coalescing_every_request_goes_out_at_once() {
     let cfg = SessionConfig {
         coalesce_writes: false,
