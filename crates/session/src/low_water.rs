@@ -111,7 +111,11 @@ impl LowWater {
         let Some(fd) = &self.fd else {
             return;
         };
-        let want = if self.hold { 1 } else { owed.clamp(1, MAX_MARK) };
+        let want = if self.hold {
+            1
+        } else {
+            owed.clamp(1, MAX_MARK)
+        };
         if want == self.current {
             return;
         }

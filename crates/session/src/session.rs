@@ -29,6 +29,9 @@ pub const SET_WATCHES_MAX_LENGTH: usize = 128 * 1024;
 /// The smallest reply frame: the length prefix and a [`ReplyHeader`].
 const MIN_REPLY_FRAME: usize = 4 + 16;
 
+/// A frame this large grows the receive buffer, which is given back once drained.
+const LARGE: usize = 64 * 1024;
+
 /// The mark waits for the replies of 1/`MARK_FRACTION` of the requests in flight.
 const MARK_FRACTION: usize = 4;
 
@@ -240,6 +243,8 @@ pub struct Session<C> {
     recv_buf: BytesMut,
     /// The running average size of the reply frames received (length prefix included).
     reply_len: usize,
+    /// Whether a frame larger than [`LARGE`] was split off `recv_buf`'s current block.
+    recv_buf_large: bool,
     frames: FrameDecoder,
 
     actions: VecDeque<Action>,
@@ -289,6 +294,7 @@ impl<C> Session<C> {
             send_buf: BytesMut::with_capacity(4096),
             recv_buf: BytesMut::with_capacity(4096),
             reply_len: MIN_REPLY_FRAME,
+            recv_buf_large: false,
             frames,
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -466,6 +472,7 @@ impl<C> Session<C> {
         loop {
             let frame = match self.frames.decode(&mut self.recv_buf) {
                 Ok(Some(frame)) => {
+                    self.recv_buf_large |= frame.len() > LARGE;
                     // A running average of the frames' sizes (weight 1/8), for the mark.
                     let len = (frame.len() + 4).min(MAX_MARKED_REPLY);
                     self.reply_len = (self.reply_len * 7 + len) / 8;
@@ -492,9 +499,11 @@ impl<C> Session<C> {
             self.timers
                 .set(Timer::Read, now + timers::read_timeout(self.negotiated));
         }
-        // A large reply grew the buffer: give the memory back once it is drained.
-        if self.recv_buf.is_empty() && self.recv_buf.capacity() > 64 * 1024 {
+        // A large reply grew the buffer: give the memory back once it is drained. The split-off
+        // frames are gone by then, but what is left of the buffer still holds the whole block.
+        if self.recv_buf.is_empty() && (self.recv_buf_large || self.recv_buf.capacity() > LARGE) {
             self.recv_buf = BytesMut::with_capacity(4096);
+            self.recv_buf_large = false;
         }
     }
 
