@@ -14,6 +14,9 @@ fn err(e: impl std::fmt::Debug) -> String {
 
 const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Set for the client `ours-lean`: ours with `ReadCoalescing::Expected`, the least CPU per call.
+pub static LEAN: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+
 // ---------------------------------------------------------------------------------------------
 // Ours.
 
@@ -41,7 +44,11 @@ impl Zk for Ours {
         }
         // And: a wake-up for every segment instead of the receive low-water mark.
         if std::env::var_os("ZKB_NO_LOWAT").is_some() {
-            config.coalesce_reads = false;
+            config.read_coalescing = zk_session::ReadCoalescing::Off;
+        }
+        // The client `ours-lean`: the mark at the expected size of a quarter of the replies.
+        if LEAN.get().is_some() {
+            config.read_coalescing = zk_session::ReadCoalescing::Expected;
         }
         let client = zk_session::Client::connect_with(server, config)
             .await

@@ -27,6 +27,7 @@ static ALLOC: measure::Counting = measure::Counting;
 /// The clients, in column order.
 pub const CLIENTS: &[&str] = &[
     "ours",
+    "ours-lean",
     "zookeeper-client",
     "zookeeper",
     "zookeeper-async",
@@ -119,6 +120,10 @@ fn run_async_client(
     rt.block_on(async {
         match client {
             "ours" => workloads::run_async::<clients::Ours>(workload, server, paths, params).await,
+            "ours-lean" => {
+                let _ = clients::LEAN.set(());
+                workloads::run_async::<clients::Ours>(workload, server, paths, params).await
+            }
             "zookeeper-client" => {
                 workloads::run_async::<clients::Kezhuw>(workload, server, paths, params).await
             }

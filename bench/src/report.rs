@@ -281,7 +281,7 @@ fn paired_factor(
         };
         let best = clients
             .iter()
-            .filter(|c| c.as_str() != "ours")
+            .filter(|c| !c.starts_with("ours"))
             .filter_map(|c| at(c, round).map(|v| (c.as_str(), v)))
             .reduce(|a, b| match r.better {
                 Higher if b.1 > a.1 => b,

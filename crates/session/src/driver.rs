@@ -284,7 +284,7 @@ pub(crate) async fn run(
     let lw_timer = tokio::time::sleep_until(tokio::time::Instant::now());
     tokio::pin!(lw_timer);
     let mut lw_armed: Option<tokio::time::Instant> = None;
-    let use_low_water = session.config().coalesce_reads;
+    let use_low_water = session.config().read_coalescing != crate::ReadCoalescing::Off;
     let (probe_tx, mut probe_rx) = mpsc::unbounded_channel::<String>();
     // The `srvr` probe speaks plain TCP, which a TLS port does not.
     let probe = session_probe_enabled(&session) && tls.is_none();

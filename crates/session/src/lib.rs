@@ -23,7 +23,7 @@ pub mod tls;
 pub mod watches;
 
 pub use client::{Client, OneshotWatcher, PersistentWatcher, SessionEvents};
-pub use config::{ConnectString, HostPort, SessionConfig};
+pub use config::{ConnectString, HostPort, ReadCoalescing, SessionConfig};
 pub use error::{Error, Result};
 pub use event::{SessionEvent, SessionState};
 pub use ops::{CreateOptions, Op, OpResult, ReadOp, ReadResult};

@@ -1,14 +1,15 @@
-//! The driver's receive low-water mark ([`SessionConfig::coalesce_reads`]): the socket reports
-//! readable only once the bytes that a quarter of the requests in flight are expected to bring
-//! back have arrived ([`Session::low_water_mark`]), so that a pipelining client wakes once per
-//! batch of replies instead of once per segment.
+//! The driver's receive low-water mark ([`SessionConfig::read_coalescing`]): the socket reports
+//! readable only once [`Session::low_water_mark`] bytes have arrived (those certain to come, or
+//! those a quarter of the requests in flight are expected to bring back), so that a pipelining
+//! client wakes once per batch of replies instead of once per segment.
 //!
-//! The mark is an estimate, so two guards keep it from delaying replies that did arrive: it
+//! Two guards keep the mark from delaying replies that did arrive (the expected size is only an
+//! estimate, and even the certain bytes can sit behind a request stuck on the server): it
 //! drops to 1 when nothing was read for [`MAX_WAIT`] (replies smaller than usual, or a request
 //! stuck on the server holding back the ones behind it), and whenever a session timer comes
 //! due, so that bytes queued below the mark are read before any silence is judged.
 //!
-//! [`SessionConfig::coalesce_reads`]: crate::SessionConfig::coalesce_reads
+//! [`SessionConfig::read_coalescing`]: crate::SessionConfig::read_coalescing
 //! [`Session::low_water_mark`]: crate::Session::low_water_mark
 
 use std::time::{Duration, Instant};

@@ -13,7 +13,7 @@ use zk_proto::{
     SetWatches2, WatcherEvent, WatcherType,
 };
 
-use crate::config::{ConnectString, HostPort, SessionConfig};
+use crate::config::{ConnectString, HostPort, ReadCoalescing, SessionConfig};
 use crate::error::Error;
 use crate::event::{SessionEvent, SessionState};
 use crate::path::Chroot;
@@ -615,7 +615,7 @@ impl<C> Session<C> {
     /// else under way: not during the handshake, authentication or re-arming of watches, not
     /// while a ping (the liveness check) or CloseSession waits, and not with coalescing off.
     pub fn min_bytes_owed(&self) -> usize {
-        if !self.config.coalesce_reads
+        if self.config.read_coalescing == ReadCoalescing::Off
             || self.state != State::Connected
             || self.ping_in_flight
             || self.set_watches_in_flight > 0
@@ -637,15 +637,17 @@ impl<C> Session<C> {
     }
 
     /// The receive low-water mark for a driver that sleeps until a batch of replies is in
-    /// ([`SessionConfig::coalesce_reads`]): the bytes a quarter of the requests in flight are expected
-    /// to bring back (from the running average of the replies' sizes), and never less than
-    /// [`min_bytes_owed`](Session::min_bytes_owed). Unlike that bound it is an estimate, which
-    /// replies smaller than usual may not reach: a driver using it must drop the mark when
-    /// nothing was read for a moment (zk-session's waits 1 ms). 0 when no mark should be set.
+    /// ([`SessionConfig::read_coalescing`]): 0 (none) when off or when no mark should be set;
+    /// [`min_bytes_owed`](Session::min_bytes_owed) for [`ReadCoalescing::Certain`]; for
+    /// [`ReadCoalescing::Expected`], the bytes a quarter of the requests in flight are expected
+    /// to bring back (from the running average of the replies' sizes), never less than that
+    /// bound. The expected size is an estimate, which replies smaller than usual may not reach:
+    /// a driver using the mark must drop it when nothing was read for a moment (zk-session's
+    /// waits 1 ms).
     pub fn low_water_mark(&self) -> usize {
         let certain = self.min_bytes_owed();
-        if certain == 0 {
-            return 0;
+        if certain == 0 || self.config.read_coalescing != ReadCoalescing::Expected {
+            return certain;
         }
         let expected = (self.in_flight.len() / MARK_FRACTION) * self.reply_len;
         expected.saturating_sub(self.recv_buf.len()).max(certain)

@@ -1,4 +1,4 @@
-//! The receive low-water mark (`SessionConfig::coalesce_reads`) against a scripted server on
+//! The receive low-water mark (`SessionConfig::read_coalescing`) against a scripted server on
 //! loopback, which answers some of the requests in flight with the smallest replies there are
 //! and then falls silent: the replies that came are delivered at once (not held back for the
 //! ones behind them), and only the silence after them costs the connection.
@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use zk_proto::frame::{FrameDecoder, write_frame};
 use zk_proto::{ConnectResponse, ErrorCode, Jute, Reader, ReplyHeader, RequestHeader};
-use zk_session::{Client, Error, SessionConfig};
+use zk_session::{Client, Error, ReadCoalescing, SessionConfig};
 
 /// Reads one frame's payload; `None` at EOF.
 async fn read_frame(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<Bytes> {
@@ -91,7 +91,11 @@ async fn replies_that_arrived_are_delivered_though_the_ones_behind_them_never_co
         max_refused_rounds: 1_000,
         ..SessionConfig::default()
     };
-    assert!(config.coalesce_reads, "the mark is on by default");
+    assert_eq!(
+        config.read_coalescing,
+        ReadCoalescing::Certain,
+        "the default"
+    );
     let client = Client::connect_with(&addr.to_string(), config)
         .await
         .unwrap();
@@ -146,7 +150,7 @@ async fn without_the_mark_the_same_replies_are_delivered_as_they_come() {
     let config = SessionConfig {
         session_timeout: Duration::from_secs(3),
         probe_server_version: false,
-        coalesce_reads: false,
+        read_coalescing: ReadCoalescing::Off,
         max_refused_rounds: 1_000,
         ..SessionConfig::default()
     };

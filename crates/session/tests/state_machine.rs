@@ -14,7 +14,9 @@ use support::{HostBehavior, Pair, Rx, config, ms, set_watches};
 use zk_proto::header::PING_XID;
 use zk_proto::{ConnectRequest, ErrorCode, EventType, GetDataResponse, KeeperState};
 use zk_session::session::SET_WATCHES_MAX_LENGTH;
-use zk_session::{Action, Error, SessionConfig, SessionState, WatchKind, WatchedEvent};
+use zk_session::{
+    Action, Error, ReadCoalescing, SessionConfig, SessionState, WatchKind, WatchedEvent,
+};
 
 const CONNECTED: SessionState = SessionState::Connected { read_only: false };
 
@@ -766,7 +768,7 @@ fn bytes_owed_count_a_reply_header_per_request_in_flight_and_none_while_a_ping_w
 
     // Off by configuration: never a mark.
     let cfg = SessionConfig {
-        coalesce_reads: false,
+        read_coalescing: ReadCoalescing::Off,
         ..config()
     };
     let mut pair = Pair::connected("h1:2181", cfg);
@@ -780,8 +782,12 @@ fn bytes_owed_count_a_reply_header_per_request_in_flight_and_none_while_a_ping_w
 }
 
 #[test]
-fn the_mark_expects_a_quarter_of_the_replies_in_flight_at_their_usual_size() {
-    let mut pair = Pair::connected("h1:2181", config());
+fn the_expected_mark_is_a_quarter_of_the_replies_in_flight_at_their_usual_size() {
+    let cfg = SessionConfig {
+        read_coalescing: ReadCoalescing::Expected,
+        ..config()
+    };
+    let mut pair = Pair::connected("h1:2181", cfg);
     pair.server.put("/d", &[7; 100]);
     // Replies of 192 bytes (length, header, data, Stat) teach the average.
     for _ in 0..40 {
@@ -804,9 +810,19 @@ fn the_mark_expects_a_quarter_of_the_replies_in_flight_at_their_usual_size() {
     pair.inject(&held[..10]);
     assert_eq!(pair.session.low_water_mark(), mark - 10);
 
+    // The default waits for the certain bytes only.
+    let mut pair = Pair::connected("h1:2181", config());
+    pair.server.hold_replies = true;
+    for _ in 0..16 {
+        pair.submit(pair.get_data("/", None));
+    }
+    pair.drive();
+    assert_eq!(pair.session.low_water_mark(), 16 * 20);
+    assert_eq!(pair.session.low_water_mark(), pair.session.min_bytes_owed());
+
     // With the mark off there is none.
     let cfg = SessionConfig {
-        coalesce_reads: false,
+        read_coalescing: ReadCoalescing::Off,
         ..config()
     };
     let mut pair = Pair::connected("h1:2181", cfg);
