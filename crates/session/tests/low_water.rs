@@ -82,25 +82,27 @@ async fn scripted_server(
     (addr, written_rx)
 }
 
-#[tokio::test]
-async fn replies_that_arrived_are_delivered_though_the_ones_behind_them_never_come() {
+/// What became of one call: its number, its result, and when it ended.
+type Ended = (
+    usize,
+    Result<(bytes::Bytes, zk_proto::Stat), Error>,
+    Instant,
+);
+
+/// Eight getData calls against a server that answers three of them and falls silent; the
+/// results in call order, and when the server wrote its three replies.
+async fn eight_calls_three_answered(mode: ReadCoalescing) -> (Vec<Ended>, Instant) {
     let (addr, written) = scripted_server(8, 3).await;
     let config = SessionConfig {
         session_timeout: Duration::from_secs(3),
         probe_server_version: false,
         max_refused_rounds: 1_000,
+        read_coalescing: mode,
         ..SessionConfig::default()
     };
-    assert_eq!(
-        config.read_coalescing,
-        ReadCoalescing::Certain,
-        "the default"
-    );
     let client = Client::connect_with(&addr.to_string(), config)
         .await
         .unwrap();
-
-    // Eight in flight: the mark goes up to 8 × 20 bytes; only 60 come.
     let mut calls = tokio::task::JoinSet::new();
     for i in 0..8 {
         let c = client.clone();
@@ -113,7 +115,6 @@ async fn replies_that_arrived_are_delivered_though_the_ones_behind_them_never_co
         .await
         .expect("the server got the eight requests")
         .unwrap();
-
     let mut results = Vec::new();
     let all = tokio::time::timeout(Duration::from_secs(20), async {
         while let Some(done) = calls.join_next().await {
@@ -122,56 +123,46 @@ async fn replies_that_arrived_are_delivered_though_the_ones_behind_them_never_co
     });
     all.await.expect("every call ends");
     results.sort_by_key(|(i, _, _)| *i);
+    (results, written)
+}
 
-    for (i, result, at) in &results[..3] {
-        assert_eq!(result, &Err(Error::NoNode), "call {i}");
-        // Not held until the ping (1 s of silence) or the read timeout (2 s).
-        let waited = at.saturating_duration_since(written);
-        assert!(
-            waited < Duration::from_millis(500),
-            "call {i} waited {waited:?}"
-        );
+#[tokio::test]
+async fn replies_that_arrived_are_delivered_though_the_ones_behind_them_never_come() {
+    assert_eq!(
+        SessionConfig::default().read_coalescing,
+        ReadCoalescing::Certain
+    );
+    // Eight in flight: the mark goes up to at least 8 × 20 bytes; only 60 come.
+    for mode in [ReadCoalescing::Certain, ReadCoalescing::Expected] {
+        let (results, written) = eight_calls_three_answered(mode).await;
+        for (i, result, at) in &results[..3] {
+            assert_eq!(result, &Err(Error::NoNode), "{mode:?}: call {i}");
+            // Not held until the ping (1 s of silence) or the read timeout (2 s).
+            let waited = at.saturating_duration_since(written);
+            assert!(
+                waited < Duration::from_millis(500),
+                "{mode:?}: call {i} waited {waited:?}"
+            );
+        }
+        for (i, result, at) in &results[3..] {
+            assert_eq!(result, &Err(Error::ConnectionLoss), "{mode:?}: call {i}");
+            // Lost only to the read timeout, two thirds of the session timeout.
+            let waited = at.saturating_duration_since(written);
+            assert!(
+                waited >= Duration::from_millis(1500),
+                "{mode:?}: call {i} lost after {waited:?}"
+            );
+        }
     }
-    for (i, result, at) in &results[3..] {
-        assert_eq!(result, &Err(Error::ConnectionLoss), "call {i}");
-        // Lost only to the read timeout, two thirds of the session timeout.
-        let waited = at.saturating_duration_since(written);
-        assert!(
-            waited >= Duration::from_millis(1500),
-            "call {i} lost after {waited:?}"
-        );
-    }
-    drop(client);
 }
 
 #[tokio::test]
 async fn without_the_mark_the_same_replies_are_delivered_as_they_come() {
-    let (addr, written) = scripted_server(8, 3).await;
-    let config = SessionConfig {
-        session_timeout: Duration::from_secs(3),
-        probe_server_version: false,
-        read_coalescing: ReadCoalescing::Off,
-        max_refused_rounds: 1_000,
-        ..SessionConfig::default()
-    };
-    let client = Client::connect_with(&addr.to_string(), config)
-        .await
-        .unwrap();
-    let mut calls = tokio::task::JoinSet::new();
-    for i in 0..8 {
-        let c = client.clone();
-        calls.spawn(async move { (i, c.get_data(&format!("/n{i}")).await) });
-    }
-    tokio::time::timeout(Duration::from_secs(10), written)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut results = Vec::new();
-    while let Some(done) = calls.join_next().await {
-        results.push(done.unwrap());
-    }
-    results.sort_by_key(|(i, _)| *i);
-    let errors: Vec<Error> = results.into_iter().map(|(_, r)| r.unwrap_err()).collect();
+    let (results, _) = eight_calls_three_answered(ReadCoalescing::Off).await;
+    let errors: Vec<Error> = results
+        .into_iter()
+        .map(|(_, r, _)| r.unwrap_err())
+        .collect();
     assert_eq!(errors[..3], [Error::NoNode, Error::NoNode, Error::NoNode]);
     assert!(errors[3..].iter().all(|e| *e == Error::ConnectionLoss));
 }

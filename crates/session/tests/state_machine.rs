@@ -736,6 +736,22 @@ fn pipelined_requests_wait_until_as_many_wait_as_are_in_flight_then_go_out_toget
     assert_eq!(xids, [1, 2, 3, 4, 5, 6]);
 }
 
+/// A connected pair with `mode` whose server holds replies, and `n` getData requests in flight.
+fn held_in_flight(mode: ReadCoalescing, n: usize) -> Pair {
+    let cfg = SessionConfig {
+        read_coalescing: mode,
+        ..config()
+    };
+    let mut pair = Pair::connected("h1:2181", cfg);
+    pair.server.hold_replies = true;
+    for _ in 0..n {
+        pair.submit(pair.get_data("/", None));
+    }
+    pair.drive();
+    assert_eq!(pair.session.in_flight(), n);
+    pair
+}
+
 #[test]
 fn bytes_owed_count_a_reply_header_per_request_in_flight_and_none_while_a_ping_waits() {
     let mut pair = Pair::connected("h1:2181", config());
@@ -767,17 +783,7 @@ fn bytes_owed_count_a_reply_header_per_request_in_flight_and_none_while_a_ping_w
     assert_eq!(pair.session.min_bytes_owed(), 0);
 
     // Off by configuration: never a mark.
-    let cfg = SessionConfig {
-        read_coalescing: ReadCoalescing::Off,
-        ..config()
-    };
-    let mut pair = Pair::connected("h1:2181", cfg);
-    pair.server.hold_replies = true;
-    for _ in 0..8 {
-        pair.submit(pair.get_data("/", None));
-    }
-    pair.drive();
-    assert_eq!(pair.session.in_flight(), 8);
+    let pair = held_in_flight(ReadCoalescing::Off, 8);
     assert_eq!(pair.session.min_bytes_owed(), 0);
 }
 
@@ -811,26 +817,16 @@ fn the_expected_mark_is_a_quarter_of_the_replies_in_flight_at_their_usual_size()
     assert_eq!(pair.session.low_water_mark(), mark - 10);
 
     // The default waits for the certain bytes only.
-    let mut pair = Pair::connected("h1:2181", config());
-    pair.server.hold_replies = true;
-    for _ in 0..16 {
-        pair.submit(pair.get_data("/", None));
-    }
-    pair.drive();
+    assert_eq!(
+        SessionConfig::default().read_coalescing,
+        ReadCoalescing::Certain
+    );
+    let pair = held_in_flight(ReadCoalescing::Certain, 16);
     assert_eq!(pair.session.low_water_mark(), 16 * 20);
     assert_eq!(pair.session.low_water_mark(), pair.session.min_bytes_owed());
 
     // With the mark off there is none.
-    let cfg = SessionConfig {
-        read_coalescing: ReadCoalescing::Off,
-        ..config()
-    };
-    let mut pair = Pair::connected("h1:2181", cfg);
-    pair.server.hold_replies = true;
-    for _ in 0..16 {
-        pair.submit(pair.get_data("/", None));
-    }
-    pair.drive();
+    let pair = held_in_flight(ReadCoalescing::Off, 16);
     assert_eq!(pair.session.low_water_mark(), 0);
 }
 
