@@ -12,6 +12,8 @@
 //!   `Expired`, `AuthFailed`, `EnsembleBehind`), and no completion except the immediate refusal
 //!   of a request submitted after it;
 //! - no more requests on the wire than `max_in_flight`;
+//! - the receive low-water mark's floor ([`Session::min_bytes_owed`]) at most 20 bytes per
+//!   request in flight and 0 without a connection, and the mark never below it;
 //! - no panic inside the session.
 //!
 //! Nothing here reads the real clock for its logic (one `Instant` is taken as the origin), sleeps
@@ -236,6 +238,23 @@ impl Driver {
             self.step,
             || format!("in_flight() = {}", self.session.in_flight()),
         );
+        // The low-water mark's floor counts only what is certain: a reply header per request
+        // in flight, nothing without an open connection; the mark never goes below it.
+        let owed = self.session.min_bytes_owed();
+        check(
+            owed <= 20 * self.session.in_flight() && (self.conn.open || owed == 0),
+            self.step,
+            || {
+                format!(
+                    "min_bytes_owed() = {owed} with {} in flight",
+                    self.session.in_flight()
+                )
+            },
+        );
+        let mark = self.session.low_water_mark();
+        check(mark >= owed && (owed > 0 || mark == 0), self.step, || {
+            format!("low_water_mark() = {mark}, min_bytes_owed() = {owed}")
+        });
     }
 
     fn parse_client_frames(&mut self) {
