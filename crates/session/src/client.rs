@@ -176,32 +176,27 @@ impl SessionEvents {
     }
 }
 
-fn put_path(b: &mut BytesMut, chroot: &Chroot, path: &str) {
+/// The server path of a client path as two pieces to write one after the other: the chroot
+/// (if any) and the rest (empty for the chroot's root).
+fn server_path<'a>(chroot: &'a Chroot, path: &'a str) -> (&'a str, &'a str) {
     match chroot.prefix() {
-        Some(root) if path == "/" => {
-            b.put_i32(root.len() as i32);
-            b.put_slice(root.as_bytes());
-        }
-        Some(root) => {
-            b.put_i32((root.len() + path.len()) as i32);
-            b.put_slice(root.as_bytes());
-            b.put_slice(path.as_bytes());
-        }
-        None => {
-            b.put_i32(path.len() as i32);
-            b.put_slice(path.as_bytes());
-        }
+        Some(root) if path == "/" => (root, ""),
+        Some(root) => (root, path),
+        None => ("", path),
     }
+}
+
+fn put_path(b: &mut BytesMut, chroot: &Chroot, path: &str) {
+    let (root, rest) = server_path(chroot, path);
+    b.put_i32((root.len() + rest.len()) as i32);
+    b.put_slice(root.as_bytes());
+    b.put_slice(rest.as_bytes());
 }
 
 /// A request whose body is a path and a watch flag (exists, getData, getChildren, …): the whole
 /// frame written into one buffer of the exact size, the xid left for the session to fill in.
 fn path_watch_frame(op: OpCode, chroot: &Chroot, path: &str, watch: bool) -> OutgoingRequest {
-    let (root, path) = match chroot.prefix() {
-        Some(root) if path == "/" => (root, ""),
-        Some(root) => (root, path),
-        None => ("", path),
-    };
+    let (root, path) = server_path(chroot, path);
     let path_len = root.len() + path.len();
     let payload = 4 + 4 + 4 + path_len + 1;
     let mut frame = Vec::with_capacity(4 + payload);
@@ -237,6 +232,14 @@ fn put_buffer(b: &mut BytesMut, data: &[u8]) {
 
 fn version(v: Option<i32>) -> i32 {
     v.unwrap_or(-1)
+}
+
+/// A successful getData reply's data and Stat, decoded straight from the body (the hot path:
+/// no `Response` in between).
+fn get_data_reply(reply: Reply) -> Result<(Bytes, Stat)> {
+    let r: GetDataResponse =
+        zk_proto::from_bytes(reply.body, "GetDataResponse").map_err(Error::protocol)?;
+    Ok((r.data.unwrap_or_default(), r.stat))
 }
 
 fn decode(reply: Reply) -> Result<Response> {
@@ -665,10 +668,7 @@ impl Client {
     /// [`Error::NoNode`], [`Error::NoAuth`], and the connection errors.
     pub async fn get_data(&self, path: &str) -> Result<(Bytes, Stat)> {
         let request = self.path_watch_request(OpCode::GetData, path, false)?;
-        let reply = self.call(request, None).await?;
-        let r: GetDataResponse =
-            zk_proto::from_bytes(reply.body, "GetDataResponse").map_err(Error::protocol)?;
-        Ok((r.data.unwrap_or_default(), r.stat))
+        get_data_reply(self.call(request, None).await?)
     }
 
     /// As [`Client::get_data`], leaving a data watch (fires on data change or deletion).
@@ -678,9 +678,8 @@ impl Client {
     pub async fn get_data_watch(&self, path: &str) -> Result<(Bytes, Stat, OneshotWatcher)> {
         let request = self.path_watch_request(OpCode::GetData, path, true)?;
         let (reply, watcher) = self.call_watch(request, path, WatchKind::Data).await?;
-        let r: GetDataResponse =
-            zk_proto::from_bytes(reply.body, "GetDataResponse").map_err(Error::protocol)?;
-        Ok((r.data.unwrap_or_default(), r.stat, watcher))
+        let (data, stat) = get_data_reply(reply)?;
+        Ok((data, stat, watcher))
     }
 
     /// Writes the node's data, if its version is `version` (any with `None`).

@@ -241,7 +241,8 @@ pub struct Session<C> {
 
     send_buf: BytesMut,
     recv_buf: BytesMut,
-    /// The running average size of the reply frames received (length prefix included).
+    /// The running average size of the reply frames received (length prefix included); kept
+    /// only for [`ReadCoalescing::Expected`].
     reply_len: usize,
     /// Whether a frame larger than [`LARGE`] was split off `recv_buf`'s current block.
     recv_buf_large: bool,
@@ -473,9 +474,11 @@ impl<C> Session<C> {
             let frame = match self.frames.decode(&mut self.recv_buf) {
                 Ok(Some(frame)) => {
                     self.recv_buf_large |= frame.len() > LARGE;
-                    // A running average of the frames' sizes (weight 1/8), for the mark.
-                    let len = (frame.len() + 4).min(MAX_MARKED_REPLY);
-                    self.reply_len = (self.reply_len * 7 + len) / 8;
+                    if self.config.read_coalescing == ReadCoalescing::Expected {
+                        // A running average of the frames' sizes (weight 1/8), for the mark.
+                        let len = (frame.len() + 4).min(MAX_MARKED_REPLY);
+                        self.reply_len = (self.reply_len * 7 + len) / 8;
+                    }
                     frame
                 }
                 Ok(None) => break,
