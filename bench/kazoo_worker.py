@@ -228,9 +228,11 @@ def run(workload, server, base, scale):
         zk.create(parent, b"")
         data = json.dumps({"pid": os.getpid()}, separators=(",", ":")).encode()
         t = time.perf_counter()
+        cpu0 = time.process_time()
         for i in range(1000):
             zk.create("%s/127.0.0.1:%d" % (parent, 20000 + i), data, ephemeral=True)
         reg = time.perf_counter() - t
+        reg_cpu = time.process_time() - cpu0
         d = connect(server)
         d.get(small)
         t = time.perf_counter()
@@ -239,6 +241,7 @@ def run(workload, server, base, scale):
         if len(names) != 1000:
             return {"error": "discovered %d of 1000 addresses" % len(names)}
         m["register_ms"] = reg * 1e3
+        m["register_cpu_us"] = reg_cpu * 1e6 / 1000
         m["discover_ms"] = disc * 1e3
         close(d)
         close(zk)

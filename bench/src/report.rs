@@ -176,6 +176,12 @@ const ROWS: &[Row] = &[
     ),
     row(
         "register",
+        "register_cpu_us",
+        "client CPU per registration (µs)",
+        Lower,
+    ),
+    row(
+        "register",
         "discover_ms",
         "discover the 1,000 with children (ms)",
         Lower,

@@ -415,8 +415,10 @@ pub async fn run_async<Z: Zk>(
             let parent = format!("{}-reg", paths.own);
             z.create(&parent, b"", false).await?;
             let t = Instant::now();
+            let cpu0 = measure::cpu_time();
             let held = z.register(&parent, p.reg_n).await?;
             let reg = t.elapsed();
+            let reg_cpu = measure::cpu_time() - cpu0;
             let d = Z::connect_high(server).await?;
             d.get_data(&paths.small).await?;
             let t = Instant::now();
@@ -426,6 +428,7 @@ pub async fn run_async<Z: Zk>(
                 return Err(format!("discovered {n} of {} addresses", p.reg_n));
             }
             m.push(("register_ms".into(), reg.as_secs_f64() * 1e3));
+            m.push(("register_cpu_us".into(), us(reg_cpu) / p.reg_n as f64));
             m.push(("discover_ms".into(), disc.as_secs_f64() * 1e3));
             drop(view);
             d.close().await;
@@ -434,6 +437,34 @@ pub async fn run_async<Z: Zk>(
             // The ephemeral nodes went with the session; remove the parent.
             let c = Z::connect(server).await?;
             for _ in 0..50 {
+                if c.delete(&parent).await.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            c.close().await;
+        }
+        "regalloc" => {
+            // An experiment (not in the table): the heap that 1,000 held registrations keep.
+            let z = Z::connect_high(server).await?;
+            let parent = format!("{}-regalloc", paths.own);
+            z.create(&parent, b"", false).await?;
+            z.register(&parent, 1).await?;
+            measure::start_counting();
+            let held = z.register(&parent, p.reg_n).await?;
+            let stats = measure::stop_counting();
+            m.push((
+                "reg_heap_bytes".into(),
+                stats.live_bytes as f64 / p.reg_n as f64,
+            ));
+            m.push(("reg_allocs".into(), stats.allocs as f64 / p.reg_n as f64));
+            if std::env::var_os("ZKB_SIZES").is_some() {
+                eprint!("{}", measure::size_report(p.reg_n as i64 / 2));
+            }
+            drop(held);
+            z.close().await;
+            let c = Z::connect(server).await?;
+            for _ in 0..100 {
                 if c.delete(&parent).await.is_ok() {
                     break;
                 }
@@ -451,25 +482,65 @@ pub async fn run_async<Z: Zk>(
             let data = registration_data();
             let node = |i: usize| format!("{parent}/127.0.0.1:{}", 20000 + i);
             let t = Instant::now();
+            let cpu0 = measure::cpu_time();
             for i in 0..p.reg_n {
                 z.create(&node(i), &data, true).await?;
             }
             m.push(("create_only_ms".into(), t.elapsed().as_secs_f64() * 1e3));
+            m.push((
+                "create_only_cpu_us".into(),
+                us(measure::cpu_time() - cpu0) / p.reg_n as f64,
+            ));
             for i in 0..p.reg_n {
                 z.delete(&node(i)).await?;
             }
             let t = Instant::now();
+            let cpu0 = measure::cpu_time();
             for i in 0..p.reg_n {
                 z.get_data(&parent).await?;
                 z.create(&node(i), &data, true).await?;
             }
             m.push(("read_create_ms".into(), t.elapsed().as_secs_f64() * 1e3));
+            m.push((
+                "read_create_cpu_us".into(),
+                us(measure::cpu_time() - cpu0) / p.reg_n as f64,
+            ));
             for i in 0..p.reg_n {
                 z.delete(&node(i)).await?;
             }
+            {
+                let t = Instant::now();
+                let cpu0 = measure::cpu_time();
+                let mut held = Vec::with_capacity(p.reg_n);
+                for i in 0..p.reg_n {
+                    let path = node(i);
+                    let (c, w) =
+                        futures::join!(z.create(&path, &data, true), z.get_data_watch(&path));
+                    c?;
+                    held.push(w?);
+                }
+                m.push(("create_watch_ms".into(), t.elapsed().as_secs_f64() * 1e3));
+                m.push((
+                    "create_watch_cpu_us".into(),
+                    us(measure::cpu_time() - cpu0) / p.reg_n as f64,
+                ));
+                drop(held);
+                for i in 0..p.reg_n {
+                    z.delete(&node(i)).await?;
+                }
+            }
+            if std::env::var_os("ZKB_PREFAULT").is_some() {
+                let v: Vec<Vec<u8>> = (0..8000).map(|i| vec![i as u8; 1000]).collect();
+                drop(std::hint::black_box(v));
+            }
             let t = Instant::now();
+            let cpu0 = measure::cpu_time();
             let held = z.register(&parent, p.reg_n).await?;
             m.push(("register_ms".into(), t.elapsed().as_secs_f64() * 1e3));
+            m.push((
+                "register_cpu_us".into(),
+                us(measure::cpu_time() - cpu0) / p.reg_n as f64,
+            ));
             drop(held);
             z.close().await;
             let c = Z::connect(server).await?;
@@ -778,10 +849,12 @@ pub fn run_blocking<Z: BlockingZk>(
             z.create(&parent, b"", false)?;
             let data = registration_data();
             let t = Instant::now();
+            let cpu0 = measure::cpu_time();
             for i in 0..p.reg_n {
                 z.create(&format!("{parent}/127.0.0.1:{}", 20000 + i), &data, true)?;
             }
             let reg = t.elapsed();
+            let reg_cpu = measure::cpu_time() - cpu0;
             let d = Z::connect(server)?;
             d.get_data(&paths.small)?;
             let t = Instant::now();
@@ -795,6 +868,7 @@ pub fn run_blocking<Z: BlockingZk>(
                 ));
             }
             m.push(("register_ms".into(), reg.as_secs_f64() * 1e3));
+            m.push(("register_cpu_us".into(), us(reg_cpu) / p.reg_n as f64));
             m.push(("discover_ms".into(), disc.as_secs_f64() * 1e3));
             d.close();
             z.close();

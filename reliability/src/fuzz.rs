@@ -12,8 +12,9 @@
 //!   `Expired`, `AuthFailed`, `EnsembleBehind`), and no completion except the immediate refusal
 //!   of a request submitted after it;
 //! - no more requests on the wire than `max_in_flight`;
-//! - the receive low-water mark's floor ([`Session::min_bytes_owed`]) at most 20 bytes per
-//!   request in flight and 0 without a connection, and the mark never below it;
+//! - the receive low-water mark ([`Session::low_water_mark`]) never above the certain bytes
+//!   or the 20-byte frame floor; its floor ([`Session::min_bytes_owed`]) at most 20 bytes per
+//!   request in flight and 0 without a connection;
 //! - no panic inside the session.
 //!
 //! Nothing here reads the real clock for its logic (one `Instant` is taken as the origin), sleeps
@@ -251,10 +252,15 @@ impl Driver {
                 )
             },
         );
+        // The mark (default mode) never asks for more than is certain to come: at most the
+        // frame floor (20 bytes, every frame being at least that), else the certain bytes;
+        // none without a connection.
         let mark = self.session.low_water_mark();
-        check(mark >= owed && (owed > 0 || mark == 0), self.step, || {
-            format!("low_water_mark() = {mark}, min_bytes_owed() = {owed}")
-        });
+        check(
+            mark <= owed.max(20) && (self.conn.open || mark == 0),
+            self.step,
+            || format!("low_water_mark() = {mark}, min_bytes_owed() = {owed}"),
+        );
     }
 
     fn parse_client_frames(&mut self) {

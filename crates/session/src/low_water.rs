@@ -7,7 +7,10 @@
 //! estimate, and even the certain bytes can sit behind a request stuck on the server): it
 //! drops to 1 when nothing was read for [`MAX_WAIT`] (replies smaller than usual, or a request
 //! stuck on the server holding back the ones behind it), and whenever a session timer comes
-//! due, so that bytes queued below the mark are read before any silence is judged.
+//! due, so that bytes queued below the mark are read before any silence is judged. Neither is
+//! needed at the frame floor (20 bytes, or the rest of a partial frame: every frame is at
+//! least a length prefix and a reply header), where the mark sits between batches, so an
+//! idle or lightly used connection's mark does not change at all.
 //!
 //! [`SessionConfig::read_coalescing`]: crate::SessionConfig::read_coalescing
 //! [`Session::low_water_mark`]: crate::Session::low_water_mark
@@ -20,6 +23,11 @@ use tracing::debug;
 /// The longest a raised mark may go without a read before it drops to 1: the most a reply that
 /// arrived can wait for the ones after it.
 pub(crate) const MAX_WAIT: Duration = Duration::from_millis(1);
+
+/// A mark of at most this many bytes never holds back a frame that arrived (every frame is at
+/// least a length prefix and a reply header, and the session's floor counts the bytes to the
+/// end of a partial one), so only a mark above it needs the [`MAX_WAIT`] guard.
+const FRAME_FLOOR: usize = 20;
 
 /// The highest mark set: the kernel grows the receive buffer to twice the mark, so keep that
 /// modest.
@@ -53,7 +61,7 @@ pub(crate) struct LowWater {
     current: usize,
     /// The mark stays at 1 until the next read: set when a timer came due with the mark raised.
     hold: bool,
-    /// The last read, or when the mark went up from 1.
+    /// The last read, or when the mark rose above the frame floor.
     since: Option<Instant>,
 }
 
@@ -68,9 +76,9 @@ impl LowWater {
         }
     }
 
-    /// Whether the mark is above 1.
+    /// Whether the mark is above the frame floor (it could hold back a frame that arrived).
     pub(crate) fn raised(&self) -> bool {
-        self.current > 1
+        self.current > FRAME_FLOOR
     }
 
     /// Bytes were read.
@@ -89,7 +97,7 @@ impl LowWater {
         true
     }
 
-    /// When the mark must drop if nothing is read (while it is raised).
+    /// When the mark must drop if nothing is read (while it is above the frame floor).
     pub(crate) fn deadline(&self) -> Option<Instant> {
         if self.raised() {
             self.since.map(|s| s + MAX_WAIT)
@@ -129,7 +137,8 @@ impl LowWater {
         let result: std::io::Result<()> = match *fd {};
         match result {
             Ok(()) => {
-                if self.current == 1 {
+                if self.current <= FRAME_FLOOR {
+                    // The guard's clock starts when the mark rises above the floor.
                     self.since = Some(now);
                 }
                 self.current = want;

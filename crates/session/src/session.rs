@@ -35,6 +35,10 @@ const LARGE: usize = 64 * 1024;
 /// The mark waits for the replies of 1/`MARK_FRACTION` of the requests in flight.
 const MARK_FRACTION: usize = 4;
 
+/// Below this many requests in flight the mark stays at the frame floor: the certain bytes
+/// (20 per request) are less than one ordinary reply, so a raised mark would batch nothing.
+const MIN_MARK_IN_FLIGHT: usize = 8;
+
 /// Replies larger than this count as this in the average reply size (one large read does not
 /// raise the mark for the small ones after it).
 const MAX_MARKED_REPLY: usize = 4096;
@@ -640,7 +644,11 @@ impl<C> Session<C> {
     }
 
     /// The receive low-water mark for a driver that sleeps until a batch of replies is in
-    /// ([`SessionConfig::read_coalescing`]): 0 (none) when off or when no mark should be set;
+    /// ([`SessionConfig::read_coalescing`]): 0 (none) when off or without an established
+    /// connection; with fewer than 8 requests in flight, or while a ping, authentication or
+    /// SetWatches waits, the frame floor: the bytes to the end of the frame being received, at
+    /// most 20 (every frame is at least a length prefix and a reply header, so this mark holds
+    /// nothing back and need not change); otherwise
     /// [`min_bytes_owed`](Session::min_bytes_owed) for [`ReadCoalescing::Certain`]; for
     /// [`ReadCoalescing::Expected`], the bytes a quarter of the requests in flight are expected
     /// to bring back (from the running average of the replies' sizes), never less than that
@@ -649,11 +657,35 @@ impl<C> Session<C> {
     /// waits 1 ms).
     pub fn low_water_mark(&self) -> usize {
         let certain = self.min_bytes_owed();
-        if certain == 0 || self.config.read_coalescing != ReadCoalescing::Expected {
+        if certain < MIN_MARK_IN_FLIGHT * MIN_REPLY_FRAME {
+            // Too few replies owed to batch (one ordinary reply would meet the mark anyway):
+            // a mark that changes with every request would cost a syscall for nothing.
+            return self.frame_floor();
+        }
+        if self.config.read_coalescing != ReadCoalescing::Expected {
             return certain;
         }
         let expected = (self.in_flight.len() / MARK_FRACTION) * self.reply_len;
         expected.saturating_sub(self.recv_buf.len()).max(certain)
+    }
+
+    /// The mark that never holds back a frame that arrived: every frame the server sends is at
+    /// least a length prefix and a [`ReplyHeader`] (20 bytes), so on an established
+    /// connection the bytes to the end of the frame being received, at most 20. 0 when off
+    /// or not connected (the handshake's reply is read as it comes).
+    fn frame_floor(&self) -> usize {
+        if self.config.read_coalescing == ReadCoalescing::Off || self.state != State::Connected {
+            return 0;
+        }
+        let have = self.recv_buf.len();
+        match self.recv_buf.get(..4) {
+            None => MIN_REPLY_FRAME - have,
+            Some(prefix) => {
+                let len = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+                let total = 4 + usize::try_from(len).unwrap_or(0);
+                total.saturating_sub(have).clamp(1, MIN_REPLY_FRAME)
+            }
+        }
     }
 
     /// Whether requests that wait should keep waiting, to go out together

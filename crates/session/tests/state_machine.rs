@@ -788,6 +788,60 @@ fn bytes_owed_count_a_reply_header_per_request_in_flight_and_none_while_a_ping_w
 }
 
 #[test]
+fn below_eight_in_flight_the_mark_is_the_frame_floor_which_holds_no_frame_back() {
+    // Idle, and with a few requests out: every frame is at least 20 bytes.
+    assert_eq!(
+        Pair::connected("h1:2181", config())
+            .session
+            .low_water_mark(),
+        20
+    );
+    let cfg = SessionConfig {
+        coalesce_writes: false,
+        ..config()
+    };
+    let mut pair = Pair::connected("h1:2181", cfg);
+    pair.server.hold_replies = true;
+    for n in 1..8 {
+        pair.submit(pair.get_data("/", None));
+        pair.drive();
+        assert_eq!(pair.session.in_flight(), n);
+        assert_eq!(pair.session.low_water_mark(), 20, "{n} in flight");
+    }
+    // The eighth makes the certain bytes worth a mark.
+    let mut pair = held_in_flight(ReadCoalescing::Certain, 8);
+    pair.server.reply_pings = false;
+    assert_eq!(pair.session.low_water_mark(), 8 * 20);
+
+    // Part of a frame in the buffer: the floor is the rest of that frame, at most 20.
+    let held = pair.live_mut().held.pop_front().expect("a held reply");
+    let frame_len = held.len();
+    pair.inject(&held[..2]);
+    assert_eq!(pair.session.in_flight(), 8);
+    assert!(pair.session.low_water_mark() <= 7 * 20 + 1);
+    let held2 = pair.live_mut().held.pop_front().expect("a held reply");
+    pair.inject(&held[2..]);
+    // Seven in flight, nothing buffered: the floor again.
+    assert_eq!(pair.session.low_water_mark(), 20);
+    pair.inject(&held2[..2]);
+    assert_eq!(pair.session.low_water_mark(), 18);
+    pair.inject(&held2[2..frame_len - 5]);
+    assert_eq!(pair.session.low_water_mark(), 5);
+    pair.inject(&held2[frame_len - 5..]);
+    assert_eq!(pair.session.in_flight(), 6);
+    assert_eq!(pair.session.low_water_mark(), 20);
+
+    // While a ping waits the floor stays (its reply is 20 bytes).
+    pair.advance(ms(2100));
+    assert_eq!(pair.live().pings(), 1);
+    assert_eq!(pair.session.low_water_mark(), 20);
+
+    // No mark at all without an established connection, or when off.
+    let pair = held_in_flight(ReadCoalescing::Off, 4);
+    assert_eq!(pair.session.low_water_mark(), 0);
+}
+
+#[test]
 fn the_expected_mark_is_a_quarter_of_the_replies_in_flight_at_their_usual_size() {
     let cfg = SessionConfig {
         read_coalescing: ReadCoalescing::Expected,

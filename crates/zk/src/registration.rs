@@ -181,12 +181,15 @@ impl ZooKeeper {
                 }
                 break (node_path, created);
             };
-            if let Err(e) = created {
-                for node in &nodes {
-                    let _ = delete_node(&generation.client, &node.path).await;
+            let watcher = match created {
+                Ok(watcher) => watcher,
+                Err(e) => {
+                    for node in &nodes {
+                        let _ = delete_node(&generation.client, &node.path).await;
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
+            };
             info!(target: "zc_zk", path = %node_path, "registered");
             let (commands, command_rx) = mpsc::unbounded_channel();
             let (status_tx, status) = watch::channel(RegistrationStatus::Registered);
@@ -197,7 +200,7 @@ impl ZooKeeper {
                 acl: options.acl.clone(),
                 status: status_tx,
             };
-            tokio::spawn(task.run(generation, command_rx));
+            tokio::spawn(task.run(generation, watcher, command_rx));
             nodes.push(Node {
                 path: node_path,
                 commands,
@@ -309,18 +312,34 @@ fn ephemeral(acl: &[ACL]) -> CreateOptions {
     CreateOptions::ephemeral().with_acl(acl.to_vec())
 }
 
-/// The first creation: errors go to the caller.
+/// The first creation: errors go to the caller. On success, the watch on the created node when
+/// the exists sent with the create could set one.
 async fn create_initial(
     shared: &Shared,
     client: &Client,
     path: &str,
     data: &[u8],
     options: &RegisterOptions,
-) -> Result<()> {
+) -> Result<Option<zk_session::OneshotWatcher>> {
     let deadline = tokio::time::Instant::now() + options.wait_for_conflict;
+    let create = ephemeral(&options.acl);
     loop {
-        match client.create(path, data, &ephemeral(&options.acl)).await {
-            Ok(_) => return Ok(()),
+        // The create and an exists watch go out together: the server answers them in order,
+        // so the exists sees the node the create made (the watch that keeps the registration
+        // honest, at no extra round trip) or, on NodeExists, the node in the way.
+        let (created, checked) =
+            tokio::join!(client.create(path, data, &create), existing(client, path));
+        match created {
+            Ok(_) => {
+                return Ok(match checked {
+                    Ok(Some((stat, watcher))) if stat.ephemeral_owner == client.session_id() => {
+                        Some(watcher)
+                    }
+                    // Already gone or replaced, or the exists was lost: the node's task
+                    // looks again.
+                    _ => None,
+                });
+            }
             Err(ZkError::NodeExists) => {}
             Err(e) if e.is_indeterminate() => {
                 // The create may have happened: the next attempt finds out whose node it is.
@@ -331,12 +350,13 @@ async fn create_initial(
             }
             Err(e) => return Err(e.into()),
         }
-        let Some((stat, watcher)) = existing(client, path).await? else {
+        // The node exists: whose is it? (The exists sent with the create answers.)
+        let Some((stat, watcher)) = checked? else {
             continue;
         };
         let owner = stat.ephemeral_owner;
         if owner != 0 && owner == client.session_id() {
-            return Ok(());
+            return Ok(Some(watcher));
         }
         if shared.is_previous_session(owner) && delete_node(client, path).await.is_ok() {
             continue;
@@ -387,21 +407,23 @@ impl NodeTask {
         });
     }
 
+    /// Keeps the node registered. `watcher`: the watch on the node set when it was created,
+    /// if any (else the task sets one first).
     async fn run(
         mut self,
         mut generation: Generation,
+        mut watcher: Option<zk_session::OneshotWatcher>,
         mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
         let mut generations = self.shared.generation.clone();
         generations.borrow_and_update();
-        let mut watcher = None;
         loop {
             if generation.closed {
                 self.set_status(RegistrationStatus::Unregistered);
                 return;
             }
             if watcher.is_none() {
-                watcher = match generation.client.exists_watch(&self.path).await {
+                watcher = match Box::pin(generation.client.exists_watch(&self.path)).await {
                     Ok((Some(stat), w))
                         if stat.ephemeral_owner == generation.client.session_id() =>
                     {
@@ -411,14 +433,16 @@ impl NodeTask {
                         // Gone, or not ours, while our session lives: someone removed it.
                         warn!(target: "zc_zk", path = %self.path, "registration node was removed by someone else");
                         self.set_status(RegistrationStatus::Removed);
-                        return self.linger(commands).await;
+                        return Box::pin(self.linger(commands)).await;
                     }
                     Err(e) if e.is_terminal() => None,
                     Err(_) => {
-                        let _ = generation
-                            .client
-                            .wait_connected(Some(Duration::from_secs(30)))
-                            .await;
+                        let _ = Box::pin(
+                            generation
+                                .client
+                                .wait_connected(Some(Duration::from_secs(30))),
+                        )
+                        .await;
                         continue;
                     }
                 };
@@ -440,19 +464,19 @@ impl NodeTask {
             };
             match wake {
                 Wake::Command(None) => {
-                    let _ = delete_node(&generation.client, &self.path).await;
+                    let _ = Box::pin(delete_node(&generation.client, &self.path)).await;
                     self.set_status(RegistrationStatus::Unregistered);
                     return;
                 }
                 Wake::Command(Some(Command::Unregister(reply))) => {
-                    let result = delete_node(&generation.client, &self.path).await;
+                    let result = Box::pin(delete_node(&generation.client, &self.path)).await;
                     self.set_status(RegistrationStatus::Unregistered);
                     let _ = reply.send(result);
                     return;
                 }
                 Wake::Command(Some(Command::SetProperties(props, reply))) => {
                     let data = data::encode(&props);
-                    let result = self.replace_data(&generation.client, &data).await;
+                    let result = Box::pin(self.replace_data(&generation.client, &data)).await;
                     if result.is_ok() {
                         self.data = data;
                     }
@@ -463,7 +487,7 @@ impl NodeTask {
                 Wake::NodeEvent(event) => {
                     if event.event_type == EventType::None {
                         // The session ended: wait for the next one.
-                        wait_generation(&mut generations).await;
+                        Box::pin(wait_generation(&mut generations)).await;
                     }
                     // Otherwise re-check the node (deleted, or changed data).
                 }
@@ -476,8 +500,7 @@ impl NodeTask {
                 if generation.closed {
                     continue;
                 }
-                self.recover(&mut generation, &mut generations, &mut commands)
-                    .await;
+                Box::pin(self.recover(&mut generation, &mut generations, &mut commands)).await;
             }
         }
     }
