@@ -466,6 +466,9 @@ fn run_worker(
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = watchdog.join();
     let stderr_text = err_reader.join().unwrap_or_default();
+    if std::env::var_os("ZKB_DEBUG").is_some() {
+        eprint!("{stderr_text}");
+    }
     let Some(result) = result else {
         let tail: String = stderr_text
             .lines()

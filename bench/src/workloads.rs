@@ -574,9 +574,19 @@ pub async fn run_async<Z: Zk>(
                 tokio::task::spawn_blocking(request_cut)
                     .await
                     .map_err(|e| e.to_string())?;
+                if std::env::var_os("ZKB_DEBUG").is_some() {
+                    eprintln!("cut {:?}", t.elapsed());
+                }
                 loop {
                     let r = tokio::time::timeout(Duration::from_secs(5), z.get_data(&paths.small))
                         .await;
+                    if std::env::var_os("ZKB_DEBUG").is_some() {
+                        eprintln!(
+                            "{:?} {:?}",
+                            t.elapsed(),
+                            r.as_ref().map(|r| r.as_ref().err())
+                        );
+                    }
                     if let Ok(Ok(_)) = r {
                         break;
                     }

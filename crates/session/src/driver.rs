@@ -285,9 +285,11 @@ pub(crate) async fn run(
     tokio::pin!(lw_timer);
     let mut lw_armed: Option<tokio::time::Instant> = None;
     let use_low_water = session.config().read_coalescing != crate::ReadCoalescing::Off;
-    let (probe_tx, mut probe_rx) = mpsc::unbounded_channel::<String>();
+    let (probe_tx, mut probe_rx) = mpsc::unbounded_channel::<Option<String>>();
     // The `srvr` probe speaks plain TCP, which a TLS port does not.
     let probe = session_probe_enabled(&session) && tls.is_none();
+    // One probe at a time: reconnections while one is under way start no other.
+    let mut probing = false;
 
     loop {
         // Carry out everything the session asked for.
@@ -315,16 +317,15 @@ pub(crate) async fn run(
             }
         }
         while let Some(event) = session.poll_event() {
-            if probe && session.server_version().is_none() {
+            if probe && !probing && session.server_version().is_none() {
                 if let (Event::State(ev), Some(addr)) = (&event, peer) {
                     if ev.state.is_connected() {
+                        probing = true;
                         let tx = probe_tx.clone();
                         tokio::spawn(async move {
                             // Not on the path to the first request.
                             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                            if let Some(version) = probe_version(addr).await {
-                                let _ = tx.send(version);
-                            }
+                            let _ = tx.send(probe_version(addr).await);
                         });
                     }
                 }
@@ -457,12 +458,15 @@ pub(crate) async fn run(
                 lw_armed = None;
                 low_water.on_deadline(now());
             }
-            Some(version) = probe_rx.recv() => {
-                if let Some(parsed) = crate::session::parse_version(&version) {
-                    session.handle_server_version(parsed);
-                }
-                if let Ok(mut slot) = shared.server_version.lock() {
-                    *slot = Some(version);
+            Some(result) = probe_rx.recv() => {
+                probing = false;
+                if let Some(version) = result {
+                    if let Some(parsed) = crate::session::parse_version(&version) {
+                        session.handle_server_version(parsed);
+                    }
+                    if let Ok(mut slot) = shared.server_version.lock() {
+                        *slot = Some(version);
+                    }
                 }
             }
             () = &mut timer, if armed.is_some() => {
