@@ -169,6 +169,8 @@ impl Driver {
             seed: Some(seed),
             probe_server_version: false,
             max_refused_rounds: 2,
+            // The mark's invariants below need a mark (the default sets none).
+            read_coalescing: zk_session::ReadCoalescing::Certain,
             ..SessionConfig::default()
         };
         let connect: ConnectString = "h1:2181,h2:2181"

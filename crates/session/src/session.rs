@@ -35,6 +35,9 @@ const LARGE: usize = 64 * 1024;
 /// The mark waits for the replies of 1/`MARK_FRACTION` of the requests in flight.
 const MARK_FRACTION: usize = 4;
 
+/// Coalesced writes wait until 1/`COALESCE_FRACTION` as many requests wait as are in flight.
+const COALESCE_FRACTION: usize = 8;
+
 /// Below this many requests in flight the mark stays at the frame floor: the certain bytes
 /// (20 per request) are less than one ordinary reply, so a raised mark would batch nothing.
 const MIN_MARK_IN_FLIGHT: usize = 8;
@@ -689,10 +692,12 @@ impl<C> Session<C> {
     }
 
     /// Whether requests that wait should keep waiting, to go out together
-    /// ([`SessionConfig::coalesce_writes`]): while fewer wait than are in flight. `extra` counts
+    /// ([`SessionConfig::coalesce_writes`]): while fewer than an eighth as many wait as are in
+    /// flight. `extra` counts
     /// a request about to be queued.
     fn coalescing(&self, extra: usize) -> bool {
-        self.config.coalesce_writes && self.queue.len() + extra < self.in_flight.len()
+        self.config.coalesce_writes
+            && (self.queue.len() + extra) * COALESCE_FRACTION < self.in_flight.len()
     }
 
     /// Adds authentication (e.g. scheme `digest`, auth `user:password`), sent now if connected

@@ -130,7 +130,7 @@ async fn eight_calls_three_answered(mode: ReadCoalescing) -> (Vec<Ended>, Instan
 async fn replies_that_arrived_are_delivered_though_the_ones_behind_them_never_come() {
     assert_eq!(
         SessionConfig::default().read_coalescing,
-        ReadCoalescing::Certain
+        ReadCoalescing::Off
     );
     // Eight in flight: the mark goes up to at least 8 × 20 bytes; only 60 come.
     for mode in [ReadCoalescing::Certain, ReadCoalescing::Expected] {

@@ -691,36 +691,41 @@ fn backpressure_keeps_at_most_max_in_flight_requests_on_the_wire() {
 }
 
 #[test]
-fn pipelined_requests_wait_until_as_many_wait_as_are_in_flight_then_go_out_together() {
+fn pipelined_requests_wait_until_an_eighth_as_many_wait_as_are_in_flight_then_go_out_together() {
     let mut pair = Pair::connected("h1:2181", config());
     pair.server.hold_replies = true;
 
-    // Nothing in flight, then one: both go out at once.
-    let mut tokens = vec![pair.submit(pair.get_data("/", None))];
-    pair.drive();
-    tokens.push(pair.submit(pair.get_data("/", None)));
-    pair.drive();
-    assert_eq!(pair.live().requests().len(), 2);
+    // Up to eight in flight, every request goes out at once.
+    let mut tokens = Vec::new();
+    for n in 1..=9 {
+        tokens.push(pair.submit(pair.get_data("/", None)));
+        pair.drive();
+        assert_eq!(pair.live().requests().len(), n);
+    }
+    assert_eq!(pair.session.queued(), 0);
 
-    // Two in flight: the next one waits until a second one joins it.
+    // Nine in flight: the next one waits until a second one joins it (2 × 8 ≥ 9).
     tokens.push(pair.submit(pair.get_data("/", None)));
     pair.drive();
-    assert_eq!(pair.live().requests().len(), 2);
+    assert_eq!(pair.live().requests().len(), 9);
     assert_eq!(pair.session.queued(), 1);
     tokens.push(pair.submit(pair.get_data("/", None)));
     pair.drive();
-    assert_eq!(pair.live().requests().len(), 4);
+    assert_eq!(pair.live().requests().len(), 11);
     assert_eq!(pair.session.queued(), 0);
 
-    // Four in flight, two waiting: two replies let them go out.
-    tokens.push(pair.submit(pair.get_data("/", None)));
+    // Eleven in flight, one waiting: replies let it go out once eight or fewer are in flight.
     tokens.push(pair.submit(pair.get_data("/", None)));
     pair.drive();
-    assert_eq!(pair.live().requests().len(), 4);
+    assert_eq!(pair.live().requests().len(), 11);
+    pair.release(2);
+    assert_eq!(pair.live().requests().len(), 11, "9 in flight, 1 waiting");
     pair.release(1);
-    assert_eq!(pair.live().requests().len(), 4, "3 in flight, 2 waiting");
-    pair.release(1);
-    assert_eq!(pair.live().requests().len(), 6, "2 in flight, 2 waiting");
+    assert_eq!(
+        pair.live().requests().len(),
+        12,
+        "8 in flight, none waiting"
+    );
 
     // Everything is answered, in order, with xids in submission order.
     pair.release(usize::MAX);
@@ -733,13 +738,22 @@ fn pipelined_requests_wait_until_as_many_wait_as_are_in_flight_then_go_out_toget
         .iter()
         .filter_map(|r| r.xid())
         .collect();
-    assert_eq!(xids, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(xids, (1..=12).collect::<Vec<i32>>());
 }
 
 /// A connected pair with `mode` whose server holds replies, and `n` getData requests in flight.
+/// The default configuration with the mark at the certain bytes.
+fn certain() -> SessionConfig {
+    SessionConfig {
+        read_coalescing: ReadCoalescing::Certain,
+        ..config()
+    }
+}
+
 fn held_in_flight(mode: ReadCoalescing, n: usize) -> Pair {
     let cfg = SessionConfig {
         read_coalescing: mode,
+        coalesce_writes: false,
         ..config()
     };
     let mut pair = Pair::connected("h1:2181", cfg);
@@ -754,7 +768,7 @@ fn held_in_flight(mode: ReadCoalescing, n: usize) -> Pair {
 
 #[test]
 fn bytes_owed_count_a_reply_header_per_request_in_flight_and_none_while_a_ping_waits() {
-    let mut pair = Pair::connected("h1:2181", config());
+    let mut pair = Pair::connected("h1:2181", certain());
     pair.server.hold_replies = true;
     pair.server.reply_pings = false;
     // One in flight: no mark (the smallest reply is all that is certain, wake for it).
@@ -791,14 +805,14 @@ fn bytes_owed_count_a_reply_header_per_request_in_flight_and_none_while_a_ping_w
 fn below_eight_in_flight_the_mark_is_the_frame_floor_which_holds_no_frame_back() {
     // Idle, and with a few requests out: every frame is at least 20 bytes.
     assert_eq!(
-        Pair::connected("h1:2181", config())
+        Pair::connected("h1:2181", certain())
             .session
             .low_water_mark(),
         20
     );
     let cfg = SessionConfig {
         coalesce_writes: false,
-        ..config()
+        ..certain()
     };
     let mut pair = Pair::connected("h1:2181", cfg);
     pair.server.hold_replies = true;
@@ -845,6 +859,7 @@ fn below_eight_in_flight_the_mark_is_the_frame_floor_which_holds_no_frame_back()
 fn the_expected_mark_is_a_quarter_of_the_replies_in_flight_at_their_usual_size() {
     let cfg = SessionConfig {
         read_coalescing: ReadCoalescing::Expected,
+        coalesce_writes: false,
         ..config()
     };
     let mut pair = Pair::connected("h1:2181", cfg);
@@ -870,10 +885,10 @@ fn the_expected_mark_is_a_quarter_of_the_replies_in_flight_at_their_usual_size()
     pair.inject(&held[..10]);
     assert_eq!(pair.session.low_water_mark(), mark - 10);
 
-    // The default waits for the certain bytes only.
+    // The default sets no mark; Certain waits for the certain bytes only.
     assert_eq!(
         SessionConfig::default().read_coalescing,
-        ReadCoalescing::Certain
+        ReadCoalescing::Off
     );
     let pair = held_in_flight(ReadCoalescing::Certain, 16);
     assert_eq!(pair.session.low_water_mark(), 16 * 20);
@@ -904,13 +919,14 @@ fn without_coalescing_every_request_goes_out_at_once() {
 fn a_request_held_for_coalescing_is_not_lost_with_the_connection_but_sent_after_it() {
     let mut pair = Pair::connected("h1:2181,h2:2181", config());
     pair.server.hold_replies = true;
-    let sent: Vec<u64> = (0..2)
+    let sent: Vec<u64> = (0..9)
         .map(|_| pair.submit(pair.get_data("/", None)))
         .collect();
     pair.drive();
     let held = pair.submit(pair.get_data("/", None));
     pair.drive();
-    assert_eq!(pair.live().requests().len(), 2);
+    assert_eq!(pair.live().requests().len(), 9);
+    assert_eq!(pair.session.queued(), 1);
 
     pair.drop_connection();
     pair.server.hold_replies = false;

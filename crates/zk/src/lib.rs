@@ -68,6 +68,7 @@ pub mod children;
 pub mod data;
 pub mod error;
 pub mod links;
+mod node_link;
 pub mod properties;
 pub mod registration;
 pub mod tree;

@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tracing::{info, warn};
 use zk_session::{ACL, Client, CreateOptions, Error as ZkError, EventType, Op};
 
@@ -25,6 +25,9 @@ use crate::address::Address;
 use crate::children::wait_generation;
 use crate::data::{self, PropertyMap};
 use crate::error::{Error, Result};
+use crate::node_link::{self, Commands as NodeCommands, NodeHandle, StatusSetter};
+
+type Commands = NodeCommands<Command>;
 use crate::zookeeper::{Generation, Shared, ZooKeeper};
 
 /// Options of [`ZooKeeper::register_server_with`].
@@ -71,7 +74,7 @@ pub enum RegistrationStatus {
 }
 
 #[derive(Debug)]
-enum Command {
+pub(crate) enum Command {
     SetProperties(PropertyMap, oneshot::Sender<Result<()>>),
     Unregister(oneshot::Sender<Result<()>>),
 }
@@ -80,8 +83,7 @@ enum Command {
 #[derive(Debug)]
 struct Node {
     path: String,
-    commands: mpsc::UnboundedSender<Command>,
-    status: watch::Receiver<RegistrationStatus>,
+    link: NodeHandle<Command>,
 }
 
 /// A server's registration: one ephemeral node per address. [`unregister`] or drop deletes
@@ -191,20 +193,18 @@ impl ZooKeeper {
                 }
             };
             info!(target: "zc_zk", path = %node_path, "registered");
-            let (commands, command_rx) = mpsc::unbounded_channel();
-            let (status_tx, status) = watch::channel(RegistrationStatus::Registered);
+            let (link, status, command_rx) = node_link::link(RegistrationStatus::Registered);
             let task = NodeTask {
                 shared: self.shared.clone(),
                 path: node_path.clone(),
                 data: data.clone(),
                 acl: options.acl.clone(),
-                status: status_tx,
+                status,
             };
             tokio::spawn(task.run(generation, watcher, command_rx));
             nodes.push(Node {
                 path: node_path,
-                commands,
-                status,
+                link,
             });
         }
         Ok(Registration { nodes })
@@ -221,16 +221,14 @@ impl Registration {
     pub fn status(&self) -> RegistrationStatus {
         self.nodes
             .first()
-            .map_or(RegistrationStatus::Unregistered, |n| {
-                n.status.borrow().clone()
-            })
+            .map_or(RegistrationStatus::Unregistered, |n| n.link.status())
     }
 
     /// Each node's path and status.
     pub fn statuses(&self) -> Vec<(String, RegistrationStatus)> {
         self.nodes
             .iter()
-            .map(|n| (n.path.clone(), n.status.borrow().clone()))
+            .map(|n| (n.path.clone(), n.link.status()))
             .collect()
     }
 
@@ -245,15 +243,7 @@ impl Registration {
     ) -> Result<()> {
         let wait = async {
             for node in &self.nodes {
-                let mut rx = node.status.clone();
-                loop {
-                    if condition(&rx.borrow_and_update()) {
-                        break;
-                    }
-                    if rx.changed().await.is_err() {
-                        break;
-                    }
-                }
+                node.link.wait_until(&condition).await;
             }
         };
         tokio::time::timeout(timeout, wait)
@@ -270,7 +260,7 @@ impl Registration {
         properties.insert("pid".to_owned(), Value::from(std::process::id()));
         for node in &self.nodes {
             let (tx, rx) = oneshot::channel();
-            node.commands
+            node.link
                 .send(Command::SetProperties(properties.clone(), tx))
                 .map_err(|_| Error::Closed)?;
             rx.await.map_err(|_| Error::Closed)??;
@@ -286,7 +276,7 @@ impl Registration {
         let mut result = Ok(());
         for node in &self.nodes {
             let (tx, rx) = oneshot::channel();
-            if node.commands.send(Command::Unregister(tx)).is_ok() {
+            if node.link.send(Command::Unregister(tx)).is_ok() {
                 if let Ok(Err(e)) = rx.await {
                     result = Err(e);
                 }
@@ -387,7 +377,7 @@ struct NodeTask {
     path: String,
     data: Vec<u8>,
     acl: Vec<ACL>,
-    status: watch::Sender<RegistrationStatus>,
+    status: StatusSetter<Command>,
 }
 
 enum Wake {
@@ -398,13 +388,7 @@ enum Wake {
 
 impl NodeTask {
     fn set_status(&self, status: RegistrationStatus) {
-        self.status.send_if_modified(|s| {
-            if *s == status {
-                return false;
-            }
-            *s = status;
-            true
-        });
+        self.status.set_status(status);
     }
 
     /// Keeps the node registered. `watcher`: the watch on the node set when it was created,
@@ -413,7 +397,7 @@ impl NodeTask {
         mut self,
         mut generation: Generation,
         mut watcher: Option<zk_session::OneshotWatcher>,
-        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut commands: Commands,
     ) {
         let mut generations = self.shared.generation.clone();
         generations.borrow_and_update();
@@ -510,7 +494,7 @@ impl NodeTask {
         &mut self,
         generation: &mut Generation,
         generations: &mut watch::Receiver<Generation>,
-        commands: &mut mpsc::UnboundedReceiver<Command>,
+        commands: &mut Commands,
     ) {
         self.set_status(RegistrationStatus::Recovering);
         info!(target: "zc_zk", path = %self.path, "restoring registration in the new session");
@@ -623,7 +607,7 @@ impl NodeTask {
     }
 
     /// The node is gone for good; answer commands until the handle is dropped.
-    async fn linger(self, mut commands: mpsc::UnboundedReceiver<Command>) {
+    async fn linger(self, mut commands: Commands) {
         while let Some(command) = commands.recv().await {
             match command {
                 Command::Unregister(reply) => {
