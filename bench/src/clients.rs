@@ -14,7 +14,8 @@ fn err(e: impl std::fmt::Debug) -> String {
 
 const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Set for the client `ours-lean`: ours with `ReadCoalescing::Expected`, the least CPU per call.
+/// Set for the client `ours-lean`: ours with coalesced writes and `ReadCoalescing::Expected`,
+/// the least CPU per call.
 pub static LEAN: std::sync::OnceLock<()> = std::sync::OnceLock::new();
 
 // ---------------------------------------------------------------------------------------------
@@ -38,16 +39,18 @@ impl Zk for Ours {
         if std::env::var_os("ZKB_NO_PROBE").is_some() {
             config.probe_server_version = false;
         }
-        // Likewise: requests written as they come instead of coalesced.
-        if std::env::var_os("ZKB_NO_COALESCE").is_some() {
-            config.coalesce_writes = false;
+        // Likewise: requests coalesced into fewer writes (`ZKB_COALESCE`), the receive mark at
+        // the certain bytes (`ZKB_LOWAT`); both off by default.
+        if std::env::var_os("ZKB_COALESCE").is_some() {
+            config.coalesce_writes = true;
         }
-        // And: a wake-up for every segment instead of the receive low-water mark.
-        if std::env::var_os("ZKB_NO_LOWAT").is_some() {
-            config.read_coalescing = zk_session::ReadCoalescing::Off;
+        if std::env::var_os("ZKB_LOWAT").is_some() {
+            config.read_coalescing = zk_session::ReadCoalescing::Certain;
         }
-        // The client `ours-lean`: the mark at the expected size of a quarter of the replies.
+        // The client `ours-lean`: coalesced writes and the mark at the expected size of a
+        // quarter of the replies, the least CPU per call.
         if LEAN.get().is_some() {
+            config.coalesce_writes = true;
             config.read_coalescing = zk_session::ReadCoalescing::Expected;
         }
         let client = zk_session::Client::connect_with(server, config)

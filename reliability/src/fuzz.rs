@@ -169,8 +169,9 @@ impl Driver {
             seed: Some(seed),
             probe_server_version: false,
             max_refused_rounds: 2,
-            // The mark's invariants below need a mark (the default sets none).
+            // The batching the default leaves off, so that its invariants are exercised.
             read_coalescing: zk_session::ReadCoalescing::Certain,
+            coalesce_writes: true,
             ..SessionConfig::default()
         };
         let connect: ConnectString = "h1:2181,h2:2181"

@@ -102,10 +102,12 @@ impl std::fmt::Display for ConnectString {
 }
 
 /// How far a pipelining session sleeps before it reads replies
-/// ([`SessionConfig::read_coalescing`]): with two or more requests in flight the driver sets the
-/// socket's receive low-water mark to [`Session::low_water_mark`] bytes. No reply is held
-/// long: the mark drops to 1 when nothing was read for 1 ms, and whenever a ping,
-/// authentication or a timer is due. Plain TCP on Unix only; TLS connections are not affected.
+/// ([`SessionConfig::read_coalescing`]): the driver sets the socket's receive low-water mark to
+/// [`Session::low_water_mark`] bytes (with fewer than 8 requests in flight, the 20-byte frame
+/// floor, which holds nothing back). No reply is held long: a mark above the floor drops to 1
+/// when nothing was read for 1 ms, and whenever a timer is due; none is raised while a ping,
+/// authentication or SetWatches waits. Plain TCP on Unix only; TLS connections are not
+/// affected.
 ///
 /// The trade-off, measured in PERFORMANCE.md: a mark costs less CPU per call (half the wake-ups
 /// or fewer) but, on the machine measured, cost one session's throughput at large windows
@@ -176,11 +178,12 @@ pub struct SessionConfig {
     /// Whether pipelined requests are coalesced into fewer, larger writes. With it, a request
     /// submitted while more than 8 are in flight waits until an eighth as many wait as are in
     /// flight, and then they go out together; with 8 or fewer in flight a request goes out at
-    /// once. (Waiting for half the window measured slower at 256 in flight; an eighth measured
-    /// level with no coalescing.)
+    /// once. Fewer syscalls and wake-ups per call, but on the machine measured it cost one
+    /// session's throughput (PERFORMANCE.md), so it is off by default: for clients whose own
+    /// CPU matters more, with [`ReadCoalescing::Expected`].
     /// The server runs one session's requests in order, so a held request is never answered
     /// later for it: it only waits where it would have queued on the server. Fewer, larger
-    /// writes mean fewer wake-ups on both sides (PERFORMANCE.md). Default true.
+    /// writes mean fewer wake-ups on both sides. Default false.
     pub coalesce_writes: bool,
     /// Whether and how far the driver sleeps until a batch of replies is in, instead of
     /// waking for every segment the server sends (the socket's receive low-water mark,
@@ -206,7 +209,7 @@ impl Default for SessionConfig {
             #[cfg(feature = "tls")]
             tls: None,
             last_zxid_seen: 0,
-            coalesce_writes: true,
+            coalesce_writes: false,
             read_coalescing: ReadCoalescing::Off,
         }
     }

@@ -692,7 +692,7 @@ fn backpressure_keeps_at_most_max_in_flight_requests_on_the_wire() {
 
 #[test]
 fn pipelined_requests_wait_until_an_eighth_as_many_wait_as_are_in_flight_then_go_out_together() {
-    let mut pair = Pair::connected("h1:2181", config());
+    let mut pair = Pair::connected("h1:2181", coalescing());
     pair.server.hold_replies = true;
 
     // Up to eight in flight, every request goes out at once.
@@ -742,6 +742,14 @@ fn pipelined_requests_wait_until_an_eighth_as_many_wait_as_are_in_flight_then_go
 }
 
 /// A connected pair with `mode` whose server holds replies, and `n` getData requests in flight.
+/// The default configuration with coalesced writes.
+fn coalescing() -> SessionConfig {
+    SessionConfig {
+        coalesce_writes: true,
+        ..config()
+    }
+}
+
 /// The default configuration with the mark at the certain bytes.
 fn certain() -> SessionConfig {
     SessionConfig {
@@ -901,6 +909,7 @@ fn the_expected_mark_is_a_quarter_of_the_replies_in_flight_at_their_usual_size()
 
 #[test]
 fn without_coalescing_every_request_goes_out_at_once() {
+    assert!(!SessionConfig::default().coalesce_writes, "off by default");
     let cfg = SessionConfig {
         coalesce_writes: false,
         ..config()
@@ -917,7 +926,7 @@ fn without_coalescing_every_request_goes_out_at_once() {
 
 #[test]
 fn a_request_held_for_coalescing_is_not_lost_with_the_connection_but_sent_after_it() {
-    let mut pair = Pair::connected("h1:2181,h2:2181", config());
+    let mut pair = Pair::connected("h1:2181,h2:2181", coalescing());
     pair.server.hold_replies = true;
     let sent: Vec<u64> = (0..9)
         .map(|_| pair.submit(pair.get_data("/", None)))

@@ -287,7 +287,7 @@ impl Properties {
     /// task runs it.
     ///
     /// # Errors
-    /// [`Error::Callback`](crate::Error::Callback) when the first call fails; the callback is
+    /// [`Error::Callback`] when the first call fails; the callback is
     /// then not kept.
     pub fn on_change(
         &self,

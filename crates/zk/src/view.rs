@@ -1,4 +1,4 @@
-//! What [`Children`](crate::Children) and [`Properties`](crate::PropertiesView) share: a
+//! What [`Children`](crate::Children) and [`Properties`](crate::Properties) share: a
 //! snapshot published through a watch channel, subscriber callbacks run by one notifier task,
 //! and change streams.
 //!
