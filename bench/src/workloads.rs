@@ -98,6 +98,20 @@ pub fn request_cut() {
     let _ = std::io::stdin().lock().read_line(&mut line);
 }
 
+/// Deletes a registration parent once the ephemeral nodes under it went with their session
+/// (the server removes them shortly after the close), trying for up to 2 s.
+async fn remove_parent<Z: Zk>(server: &str, parent: &str) -> R<()> {
+    let c = Z::connect(server).await?;
+    for _ in 0..100 {
+        if c.delete(parent).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    c.close().await;
+    Ok(())
+}
+
 /// One async client, through the operations the workloads need.
 pub trait Zk: Sized {
     /// A one-shot watch the caller holds until it fires.
@@ -435,14 +449,7 @@ pub async fn run_async<Z: Zk>(
             drop(held);
             z.close().await;
             // The ephemeral nodes went with the session; remove the parent.
-            let c = Z::connect(server).await?;
-            for _ in 0..50 {
-                if c.delete(&parent).await.is_ok() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            c.close().await;
+            remove_parent::<Z>(server, &parent).await?;
         }
         "regalloc" => {
             // An experiment (not in the table): the heap that 1,000 held registrations keep.
@@ -463,14 +470,7 @@ pub async fn run_async<Z: Zk>(
             }
             drop(held);
             z.close().await;
-            let c = Z::connect(server).await?;
-            for _ in 0..100 {
-                if c.delete(&parent).await.is_ok() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            c.close().await;
+            remove_parent::<Z>(server, &parent).await?;
         }
         "regparts" => {
             // An experiment (not in the table): where `register` spends its time. The same
@@ -543,14 +543,7 @@ pub async fn run_async<Z: Zk>(
             ));
             drop(held);
             z.close().await;
-            let c = Z::connect(server).await?;
-            for _ in 0..100 {
-                if c.delete(&parent).await.is_ok() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            c.close().await;
+            remove_parent::<Z>(server, &parent).await?;
         }
         "connect" => {
             let mut samples = Vec::new();
