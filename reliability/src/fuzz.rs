@@ -243,7 +243,7 @@ impl Driver {
             || format!("in_flight() = {}", self.session.in_flight()),
         );
         // The low-water mark's floor counts only what is certain: a reply header per request
-        // in flight, nothing without an open connection; the mark never goes below it.
+        // in flight, nothing without an open connection.
         let owed = self.session.min_bytes_owed();
         check(
             owed <= 20 * self.session.in_flight() && (self.conn.open || owed == 0),

@@ -111,7 +111,7 @@ impl std::fmt::Display for ConnectString {
 ///
 /// The trade-off, measured in PERFORMANCE.md: a mark costs less CPU per call (half the wake-ups
 /// or fewer) but, on the machine measured, cost one session's throughput at large windows
-/// (about 18,000 against 24,000–36,000 calls per second at 256 in flight), so it is off by
+/// (16,700–21,000 against 21,000–36,000 calls per second at 256 in flight), so it is off by
 /// default: choose it when the client's own CPU matters more than one session's throughput
 /// (many sessions, or a client sharing its cores).
 ///
@@ -126,7 +126,8 @@ pub enum ReadCoalescing {
     Certain,
     /// Sleep until a quarter of the requests in flight are expected to be answered (the running
     /// average reply size; never less than [`ReadCoalescing::Certain`]). The least CPU per
-    /// pipelined call (half the best peer's at 64 in flight), for CPU-bound clients; it holds
+    /// pipelined call (with coalesced writes, a third of the best peer's at 256 in flight), for
+    /// CPU-bound clients; it holds
     /// replies longer, which costs single-session throughput when the server is the limit.
     Expected,
 }
@@ -178,12 +179,12 @@ pub struct SessionConfig {
     /// Whether pipelined requests are coalesced into fewer, larger writes. With it, a request
     /// submitted while more than 8 are in flight waits until an eighth as many wait as are in
     /// flight, and then they go out together; with 8 or fewer in flight a request goes out at
-    /// once. Fewer syscalls and wake-ups per call, but on the machine measured it cost one
-    /// session's throughput (PERFORMANCE.md), so it is off by default: for clients whose own
-    /// CPU matters more, with [`ReadCoalescing::Expected`].
-    /// The server runs one session's requests in order, so a held request is never answered
-    /// later for it: it only waits where it would have queued on the server. Fewer, larger
-    /// writes mean fewer wake-ups on both sides. Default false.
+    /// once. The server runs one session's requests in order, so a held request is never
+    /// answered later for it: it only waits where it would have queued on the server. Fewer,
+    /// larger writes mean fewer syscalls and wake-ups on both sides, but on the machine
+    /// measured it cost one session's throughput (PERFORMANCE.md), so it is off by default:
+    /// for clients whose own CPU matters more, with [`ReadCoalescing::Expected`]. Default
+    /// false.
     pub coalesce_writes: bool,
     /// Whether and how far the driver sleeps until a batch of replies is in, instead of
     /// waking for every segment the server sends (the socket's receive low-water mark,

@@ -27,7 +27,7 @@ pub(crate) const MAX_WAIT: Duration = Duration::from_millis(1);
 /// A mark of at most this many bytes never holds back a frame that arrived (every frame is at
 /// least a length prefix and a reply header, and the session's floor counts the bytes to the
 /// end of a partial one), so only a mark above it needs the [`MAX_WAIT`] guard.
-const FRAME_FLOOR: usize = 20;
+const FRAME_FLOOR: usize = crate::session::MIN_REPLY_FRAME;
 
 /// The highest mark set: the kernel grows the receive buffer to twice the mark, so keep that
 /// modest.

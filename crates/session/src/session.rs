@@ -26,8 +26,9 @@ use crate::watches::{Unused, WatchKind, WatchRegistry, WatchedEvent, WatcherId};
 /// ZOOKEEPER-706): a batch closes once the lengths of its paths add up to 128 Ki characters.
 pub const SET_WATCHES_MAX_LENGTH: usize = 128 * 1024;
 
-/// The smallest reply frame: the length prefix and a [`ReplyHeader`].
-const MIN_REPLY_FRAME: usize = 4 + 16;
+/// The smallest reply frame: the length prefix and a [`ReplyHeader`]. Every frame the server
+/// sends is at least this long, so a receive mark this low never holds one back.
+pub(crate) const MIN_REPLY_FRAME: usize = 4 + 16;
 
 /// A frame this large grows the receive buffer, which is given back once drained.
 const LARGE: usize = 64 * 1024;

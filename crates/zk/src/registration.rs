@@ -25,10 +25,11 @@ use crate::address::Address;
 use crate::children::wait_generation;
 use crate::data::{self, PropertyMap};
 use crate::error::{Error, Result};
-use crate::node_link::{self, Commands as NodeCommands, NodeHandle, StatusSetter};
-
-type Commands = NodeCommands<Command>;
+use crate::node_link::{self, NodeHandle, StatusSetter};
 use crate::zookeeper::{Generation, Shared, ZooKeeper};
+
+/// The task's end of a node's commands.
+type Commands = node_link::Commands<Command>;
 
 /// Options of [`ZooKeeper::register_server_with`].
 #[derive(Debug, Clone)]
@@ -74,7 +75,7 @@ pub enum RegistrationStatus {
 }
 
 #[derive(Debug)]
-pub(crate) enum Command {
+enum Command {
     SetProperties(PropertyMap, oneshot::Sender<Result<()>>),
     Unregister(oneshot::Sender<Result<()>>),
 }
