@@ -14,9 +14,11 @@ fn err(e: impl std::fmt::Debug) -> String {
 
 const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Set for the client `ours-lean`: ours with coalesced writes and `ReadCoalescing::Expected`,
-/// the least CPU per call.
-pub static LEAN: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+/// Which configuration of ours this worker runs, from the client's name: `ours` (the
+/// defaults), `ours-lean` (coalesced writes and `ReadCoalescing::Expected`), or `ours-off`,
+/// `ours-certain`, `ours-expected`, `ours-adaptive` (the defaults with that receive mark), for
+/// A/B runs with `--clients`.
+pub static VARIANT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 // ---------------------------------------------------------------------------------------------
 // Ours.
@@ -49,9 +51,16 @@ impl Zk for Ours {
         }
         // The client `ours-lean`: coalesced writes and the mark at the expected size of a
         // quarter of the replies, the least CPU per call.
-        if LEAN.get().is_some() {
-            config.coalesce_writes = true;
-            config.read_coalescing = zk_session::ReadCoalescing::Expected;
+        match VARIANT.get().map(String::as_str) {
+            Some("ours-lean") => {
+                config.coalesce_writes = true;
+                config.read_coalescing = zk_session::ReadCoalescing::Expected;
+            }
+            Some("ours-off") => config.read_coalescing = zk_session::ReadCoalescing::Off,
+            Some("ours-certain") => config.read_coalescing = zk_session::ReadCoalescing::Certain,
+            Some("ours-expected") => config.read_coalescing = zk_session::ReadCoalescing::Expected,
+            Some("ours-adaptive") => config.read_coalescing = zk_session::ReadCoalescing::Adaptive,
+            _ => {}
         }
         let client = zk_session::Client::connect_with(server, config)
             .await

@@ -2,7 +2,7 @@
 //! ZooKeeper started by zk-testkit. See PERFORMANCE.md.
 //!
 //! `cargo run --release -p zk-bench -- [--rounds N] [--scale F] [--clients a,b] [--workloads a,b]
-//! [--json FILE]`
+//! [--json FILE]`; `zk-bench render FILE.json` prints the table of a run saved with `--json`.
 //!
 //! Every cell is measured in a fresh worker process (this binary with `worker …`, or
 //! `python3 bench/kazoo_worker.py …` for kazoo), so CPU time, RSS and allocation counts are the
@@ -27,7 +27,7 @@ static ALLOC: measure::Counting = measure::Counting;
 /// The clients, in column order.
 pub const CLIENTS: &[&str] = &[
     "ours",
-    "ours-lean",
+    "ours-off",
     "zookeeper-client",
     "zookeeper",
     "zookeeper-async",
@@ -61,6 +61,25 @@ fn main() {
         if let Err(e) = serve() {
             eprintln!("zk-bench: {e}");
             std::process::exit(1);
+        }
+        return;
+    }
+    if args.first().map(String::as_str) == Some("render") {
+        let Some(path) = args.get(1) else {
+            eprintln!("usage: zk-bench render FILE.json");
+            std::process::exit(2);
+        };
+        match std::fs::read_to_string(path)
+            .map_err(|e| format!("{path}: {e}"))
+            .and_then(|text| report::from_json(&text))
+        {
+            Ok((clients, workloads, results, env)) => {
+                println!("{}", report::render(&clients, &workloads, &results, &env));
+            }
+            Err(e) => {
+                eprintln!("zk-bench: {e}");
+                std::process::exit(1);
+            }
         }
         return;
     }
@@ -120,8 +139,8 @@ fn run_async_client(
     rt.block_on(async {
         match client {
             "ours" => workloads::run_async::<clients::Ours>(workload, server, paths, params).await,
-            "ours-lean" => {
-                let _ = clients::LEAN.set(());
+            variant if variant.starts_with("ours-") => {
+                let _ = clients::VARIANT.set(variant.to_owned());
                 workloads::run_async::<clients::Ours>(workload, server, paths, params).await
             }
             "zookeeper-client" => {

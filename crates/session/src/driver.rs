@@ -285,6 +285,7 @@ pub(crate) async fn run(
     tokio::pin!(lw_timer);
     let mut lw_armed: Option<tokio::time::Instant> = None;
     let use_low_water = session.config().read_coalescing != crate::ReadCoalescing::Off;
+    let adaptive = session.config().read_coalescing == crate::ReadCoalescing::Adaptive;
     let (probe_tx, mut probe_rx) = mpsc::unbounded_channel::<Option<String>>();
     // The `srvr` probe speaks plain TCP, which a TLS port does not.
     let probe = session_probe_enabled(&session) && tls.is_none();
@@ -385,7 +386,7 @@ pub(crate) async fn run(
                     }
                     Ok(n) => {
                         let at = now();
-                        low_water.on_read(at);
+                        low_water.on_read(at, n);
                         session.handle_bytes(conn_id, at, &rbuf[..n]);
                     }
                 }
@@ -402,7 +403,7 @@ pub(crate) async fn run(
                         peer = Some(c.addr);
                         reader = Some(c.reader);
                         writer = Some(c.writer);
-                        low_water = LowWater::new(c.low_water);
+                        low_water = LowWater::new(c.low_water, adaptive);
                         conn_id = id;
                         session.handle_connected(id, now());
                     }

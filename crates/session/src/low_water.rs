@@ -33,6 +33,123 @@ const FRAME_FLOOR: usize = crate::session::MIN_REPLY_FRAME;
 /// modest.
 const MAX_MARK: usize = 64 * 1024;
 
+/// How long each epoch of a [`Governor`]'s trial lasts.
+const EPOCH: Duration = Duration::from_millis(50);
+
+/// Epochs in a trial, alternately with and without the mark (starting with it).
+const TRIAL_EPOCHS: u32 = 8;
+
+/// How long a trial's verdict holds before the next trial.
+const VERDICT: Duration = Duration::from_secs(5);
+
+/// The mark stays unless the epochs without it read this many times as fast or more: it
+/// saves CPU, so a tie (within this machine's noise) goes to it.
+const WITHOUT_MARK_FASTER: f64 = 1.20;
+
+/// Whether the mark pays on this connection ([`ReadCoalescing::Adaptive`]), found by trial:
+/// while the session's mark is above the frame floor, epochs of [`EPOCH`] with and without it
+/// alternate, and the bytes read per second in each decide for the next [`VERDICT`]. On some
+/// machines a raised mark keeps one session's throughput (and saves most of its wake-ups), on
+/// others it lowered it by 40% (PERFORMANCE.md); a trial tells them apart where the client
+/// runs. A trial is abandoned when the mark falls to the floor (too few requests in flight
+/// for it to matter) and starts again when it rises.
+///
+/// [`ReadCoalescing::Adaptive`]: crate::ReadCoalescing::Adaptive
+#[derive(Debug, Default)]
+pub(crate) struct Governor {
+    state: Trial,
+}
+
+/// A [`Governor`]'s state.
+#[derive(Debug, Default)]
+enum Trial {
+    /// No trial under way: one starts when the mark is next wanted.
+    #[default]
+    Idle,
+    /// Measuring: whether this epoch has the mark, when it began, the bytes read in it, and
+    /// the totals (bytes, time) of the finished epochs with and without it.
+    Running {
+        mark: bool,
+        began: Instant,
+        bytes: u64,
+        with: (u64, Duration),
+        without: (u64, Duration),
+        epochs: u32,
+    },
+    /// Decided: the mark is used (or not) until `until`.
+    Verdict { mark: bool, until: Instant },
+}
+
+impl Governor {
+    /// `n` bytes were read.
+    pub(crate) fn on_read(&mut self, n: usize) {
+        if let Trial::Running { bytes, .. } = &mut self.state {
+            *bytes += n as u64;
+        }
+    }
+
+    /// Whether to use the mark now, given whether the session wants one above the floor.
+    pub(crate) fn use_mark(&mut self, wanted: bool, now: Instant) -> bool {
+        if !wanted {
+            if matches!(self.state, Trial::Running { .. }) {
+                self.state = Trial::Idle;
+            }
+            return false;
+        }
+        match &mut self.state {
+            Trial::Verdict { mark, until } if now < *until => *mark,
+            Trial::Idle | Trial::Verdict { .. } => {
+                self.state = Trial::Running {
+                    mark: true,
+                    began: now,
+                    bytes: 0,
+                    with: (0, Duration::ZERO),
+                    without: (0, Duration::ZERO),
+                    epochs: 0,
+                };
+                true
+            }
+            Trial::Running {
+                mark,
+                began,
+                bytes,
+                with,
+                without,
+                epochs,
+            } => {
+                let took = now.saturating_duration_since(*began);
+                if took < EPOCH {
+                    return *mark;
+                }
+                let total = if *mark { &mut *with } else { &mut *without };
+                total.0 += *bytes;
+                total.1 += took;
+                *epochs += 1;
+                if *epochs < TRIAL_EPOCHS {
+                    *mark = !*mark;
+                    *began = now;
+                    *bytes = 0;
+                    return *mark;
+                }
+                let rate = |(b, t): (u64, Duration)| b as f64 / t.as_secs_f64().max(1e-9);
+                let keep = rate(*without) < rate(*with) * WITHOUT_MARK_FASTER;
+                debug!(
+                    target: "zookeeper",
+                    with_mark = rate(*with),
+                    without_mark = rate(*without),
+                    keep,
+                    "receive mark trial (bytes per second)"
+                );
+                self.state = Trial::Verdict {
+                    mark: keep,
+                    until: now + VERDICT,
+                };
+                keep
+            }
+        }
+    }
+}
+
 /// A descriptor of the connection's socket, to set its options on.
 #[cfg(unix)]
 pub(crate) type Fd = std::os::fd::OwnedFd;
@@ -63,16 +180,21 @@ pub(crate) struct LowWater {
     hold: bool,
     /// The last read, or when the mark rose above the frame floor.
     since: Option<Instant>,
+    /// Set for [`ReadCoalescing::Adaptive`](crate::ReadCoalescing::Adaptive): decides by
+    /// trial whether the session's mark is used.
+    governor: Option<Governor>,
 }
 
 impl LowWater {
-    /// A connection's mark, unset (1); `fd` is `None` when it is not to be used.
-    pub(crate) fn new(fd: Option<Fd>) -> Self {
+    /// A connection's mark, unset (1); `fd` is `None` when it is not to be used. `adaptive`:
+    /// a [`Governor`] decides whether the session's mark is used.
+    pub(crate) fn new(fd: Option<Fd>, adaptive: bool) -> Self {
         LowWater {
             fd,
             current: 1,
             hold: false,
             since: None,
+            governor: adaptive.then(Governor::default),
         }
     }
 
@@ -81,10 +203,13 @@ impl LowWater {
         self.current > FRAME_FLOOR
     }
 
-    /// Bytes were read.
-    pub(crate) fn on_read(&mut self, now: Instant) {
+    /// `n` bytes were read.
+    pub(crate) fn on_read(&mut self, now: Instant, n: usize) {
         self.hold = false;
         self.since = Some(now);
+        if let Some(g) = &mut self.governor {
+            g.on_read(n);
+        }
     }
 
     /// A session timer came due. With the mark raised, drops it and returns true: the caller
@@ -120,7 +245,11 @@ impl LowWater {
         let Some(fd) = &self.fd else {
             return;
         };
-        let want = if self.hold {
+        let governed_off = self
+            .governor
+            .as_mut()
+            .is_some_and(|g| !g.use_mark(owed > FRAME_FLOOR, now));
+        let want = if self.hold || (governed_off && owed > FRAME_FLOOR) {
             1
         } else {
             owed.clamp(1, MAX_MARK)
@@ -149,5 +278,118 @@ impl LowWater {
                 self.current = 1;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Drives `g` for `ms` milliseconds from `start`, one step per millisecond, reading
+    /// `with`/`without` bytes per step depending on its choice; returns the choices.
+    fn drive(g: &mut Governor, start: Instant, ms: u64, with: usize, without: usize) -> Vec<bool> {
+        (0..ms)
+            .map(|i| {
+                let mark = g.use_mark(true, start + Duration::from_millis(i));
+                g.on_read(if mark { with } else { without });
+                mark
+            })
+            .collect()
+    }
+
+    const TRIAL_MS: u64 = EPOCH.as_millis() as u64 * TRIAL_EPOCHS as u64;
+
+    #[test]
+    fn a_trial_alternates_epochs_with_and_without_the_mark_starting_with_it() {
+        let mut g = Governor::default();
+        let choices = drive(&mut g, Instant::now(), TRIAL_MS, 100, 100);
+        let epoch = EPOCH.as_millis() as usize;
+        for (k, chunk) in choices.chunks(epoch).enumerate() {
+            assert!(
+                chunk.iter().all(|&m| m == (k % 2 == 0)),
+                "epoch {k}: {chunk:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_mark_is_kept_when_reading_without_it_is_no_faster_within_the_noise() {
+        let mut g = Governor::default();
+        let t0 = Instant::now();
+        // Without the mark 5% faster: within the tolerance, so the mark (less CPU) stays.
+        drive(&mut g, t0, TRIAL_MS + 1, 100, 105);
+        let after = drive(
+            &mut g,
+            t0 + Duration::from_millis(TRIAL_MS + 1),
+            1000,
+            100,
+            105,
+        );
+        assert!(after.iter().all(|&m| m));
+    }
+
+    #[test]
+    fn the_mark_is_dropped_for_the_verdict_when_reading_without_it_is_faster() {
+        let mut g = Governor::default();
+        let t0 = Instant::now();
+        drive(&mut g, t0, TRIAL_MS + 1, 60, 100);
+        let after = drive(
+            &mut g,
+            t0 + Duration::from_millis(TRIAL_MS + 1),
+            1000,
+            60,
+            100,
+        );
+        assert!(after.iter().all(|&m| !m));
+    }
+
+    #[test]
+    fn a_new_trial_starts_when_the_verdict_expires() {
+        let mut g = Governor::default();
+        let t0 = Instant::now();
+        drive(&mut g, t0, TRIAL_MS + 1, 60, 100);
+        let later = t0 + Duration::from_millis(TRIAL_MS + 1) + VERDICT;
+        // The new trial opens with the mark, and this time the mark is no slower.
+        assert!(g.use_mark(true, later));
+        drive(&mut g, later, TRIAL_MS + 1, 100, 100);
+        let after = drive(
+            &mut g,
+            later + Duration::from_millis(TRIAL_MS + 1),
+            100,
+            100,
+            100,
+        );
+        assert!(after.iter().all(|&m| m));
+    }
+
+    #[test]
+    fn a_trial_is_abandoned_when_the_mark_falls_to_the_floor() {
+        let mut g = Governor::default();
+        let t0 = Instant::now();
+        // Part way through, with the epochs without the mark much faster so far...
+        drive(&mut g, t0, TRIAL_MS / 2 + 10, 10, 100);
+        // ...the window shrinks: no mark is wanted, and none is used.
+        let mid = t0 + Duration::from_millis(TRIAL_MS / 2 + 10);
+        assert!(!g.use_mark(false, mid));
+        // When it grows again a fresh trial starts, with the mark, and the old epochs are
+        // forgotten: this one finds the mark no slower.
+        let back = mid + Duration::from_millis(5);
+        drive(&mut g, back, TRIAL_MS + 1, 100, 100);
+        let after = drive(
+            &mut g,
+            back + Duration::from_millis(TRIAL_MS + 1),
+            100,
+            100,
+            100,
+        );
+        assert!(after.iter().all(|&m| m));
+    }
+
+    #[test]
+    fn without_a_governor_the_sessions_mark_is_used_as_given() {
+        // No descriptor: nothing to set, and no governor unless asked for.
+        let lw = LowWater::new(None, false);
+        assert!(lw.governor.is_none());
+        assert!(LowWater::new(None, true).governor.is_some());
     }
 }

@@ -250,7 +250,7 @@ pub struct Session<C> {
     send_buf: BytesMut,
     recv_buf: BytesMut,
     /// The running average size of the reply frames received (length prefix included); kept
-    /// only for [`ReadCoalescing::Expected`].
+    /// only for [`ReadCoalescing::Expected`] and [`ReadCoalescing::Adaptive`].
     reply_len: usize,
     /// Whether a frame larger than [`LARGE`] was split off `recv_buf`'s current block.
     recv_buf_large: bool,
@@ -482,7 +482,7 @@ impl<C> Session<C> {
             let frame = match self.frames.decode(&mut self.recv_buf) {
                 Ok(Some(frame)) => {
                     self.recv_buf_large |= frame.len() > LARGE;
-                    if self.config.read_coalescing == ReadCoalescing::Expected {
+                    if self.config.read_coalescing.expects() {
                         // A running average of the frames' sizes (weight 1/8), for the mark.
                         let len = (frame.len() + 4).min(MAX_MARKED_REPLY);
                         self.reply_len = (self.reply_len * 7 + len) / 8;
@@ -654,7 +654,7 @@ impl<C> Session<C> {
     /// most 20 (every frame is at least a length prefix and a reply header, so this mark holds
     /// nothing back and need not change); otherwise
     /// [`min_bytes_owed`](Session::min_bytes_owed) for [`ReadCoalescing::Certain`]; for
-    /// [`ReadCoalescing::Expected`], the bytes a quarter of the requests in flight are expected
+    /// [`ReadCoalescing::Expected`] and [`ReadCoalescing::Adaptive`], the bytes a quarter of the requests in flight are expected
     /// to bring back (from the running average of the replies' sizes), never less than that
     /// bound. The expected size is an estimate, which replies smaller than usual may not reach:
     /// a driver using the mark must drop it when nothing was read for a moment (zk-session's
@@ -666,7 +666,7 @@ impl<C> Session<C> {
             // a mark that changes with every request would cost a syscall for nothing.
             return self.frame_floor();
         }
-        if self.config.read_coalescing != ReadCoalescing::Expected {
+        if !self.config.read_coalescing.expects() {
             return certain;
         }
         let expected = (self.in_flight.len() / MARK_FRACTION) * self.reply_len;

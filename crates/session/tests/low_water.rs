@@ -130,10 +130,14 @@ async fn eight_calls_three_answered(mode: ReadCoalescing) -> (Vec<Ended>, Instan
 async fn replies_that_arrived_are_delivered_though_the_ones_behind_them_never_come() {
     assert_eq!(
         SessionConfig::default().read_coalescing,
-        ReadCoalescing::Off
+        ReadCoalescing::Adaptive
     );
     // Eight in flight: the mark goes up to at least 8 × 20 bytes; only 60 come.
-    for mode in [ReadCoalescing::Certain, ReadCoalescing::Expected] {
+    for mode in [
+        ReadCoalescing::Certain,
+        ReadCoalescing::Expected,
+        ReadCoalescing::Adaptive,
+    ] {
         let (results, written) = eight_calls_three_answered(mode).await;
         for (i, result, at) in &results[..3] {
             assert_eq!(result, &Err(Error::NoNode), "{mode:?}: call {i}");
