@@ -41,16 +41,15 @@ impl Zk for Ours {
         if std::env::var_os("ZKB_NO_PROBE").is_some() {
             config.probe_server_version = false;
         }
-        // Likewise: requests coalesced into fewer writes (`ZKB_COALESCE`), the receive mark at
-        // the certain bytes (`ZKB_LOWAT`); both off by default.
+        // Likewise: requests coalesced into fewer writes (`ZKB_COALESCE`, off by default), the
+        // receive mark at the certain bytes (`ZKB_LOWAT`, instead of the default's).
         if std::env::var_os("ZKB_COALESCE").is_some() {
             config.coalesce_writes = true;
         }
         if std::env::var_os("ZKB_LOWAT").is_some() {
             config.read_coalescing = zk_session::ReadCoalescing::Certain;
         }
-        // The client `ours-lean`: coalesced writes and the mark at the expected size of a
-        // quarter of the replies, the least CPU per call.
+        // The variants named in `--clients` (see `VARIANT`).
         match VARIANT.get().map(String::as_str) {
             Some("ours-lean") => {
                 config.coalesce_writes = true;

@@ -109,11 +109,12 @@ impl std::fmt::Display for ConnectString {
 /// authentication or SetWatches waits. Plain TCP on Unix only; TLS connections are not
 /// affected.
 ///
-/// The trade-off, measured in PERFORMANCE.md: a mark costs less CPU per call (half the wake-ups
-/// or fewer) but, on the machine measured, cost one session's throughput at large windows
-/// (16,700–21,000 against 21,000–36,000 calls per second at 256 in flight), so it is off by
-/// default: choose it when the client's own CPU matters more than one session's throughput
-/// (many sessions, or a client sharing its cores).
+/// The trade-off, measured in PERFORMANCE.md: a mark costs a fraction of the CPU per call (a
+/// fifth of the wake-ups or fewer at 256 in flight) and, on most runs, kept or raised one
+/// session's throughput; but on one machine it cost that throughput at large windows
+/// (16,700–21,000 against 21,000–36,000 calls per second at 256 in flight). So the default,
+/// [`ReadCoalescing::Adaptive`], tries the mark against none on the connection it runs on and
+/// keeps whichever reads faster, the mark on a tie.
 ///
 /// [`Session::low_water_mark`]: crate::Session::low_water_mark
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -196,13 +197,13 @@ pub struct SessionConfig {
     /// once. The server runs one session's requests in order, so a held request is never
     /// answered later for it: it only waits where it would have queued on the server. Fewer,
     /// larger writes mean fewer syscalls and wake-ups on both sides, but on the machine
-    /// measured it cost one session's throughput (PERFORMANCE.md), so it is off by default:
-    /// for clients whose own CPU matters more, with [`ReadCoalescing::Expected`]. Default
-    /// false.
+    /// measured it cost one session's throughput at 16 and 64 in flight, and with the receive
+    /// mark (which batches the replies, and so the requests sent in answer to them) it saves
+    /// little more (PERFORMANCE.md). Default false.
     pub coalesce_writes: bool,
     /// Whether and how far the driver sleeps until a batch of replies is in, instead of
     /// waking for every segment the server sends (the socket's receive low-water mark,
-    /// `SO_RCVLOWAT`). Default [`ReadCoalescing::Off`].
+    /// `SO_RCVLOWAT`). Default [`ReadCoalescing::Adaptive`].
     pub read_coalescing: ReadCoalescing,
 }
 
