@@ -386,6 +386,47 @@ mod tests {
     }
 
     #[test]
+    fn whatever_the_traffic_no_mark_is_used_unwanted_and_every_trial_ends_in_time() {
+        // A small deterministic generator: steps of 0–3 ms, the mark wanted or not, any bytes.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for _ in 0..200 {
+            let mut g = Governor::default();
+            let mut t = Instant::now();
+            // Time with the mark wanted since the current trial began.
+            let mut trial_wanted = Duration::ZERO;
+            for _ in 0..2_000 {
+                let dt = Duration::from_micros(next(3_000));
+                t += dt;
+                let wanted = next(10) != 0;
+                let mark = g.use_mark(wanted, t);
+                if !wanted {
+                    assert!(!mark);
+                }
+                match g.state {
+                    Trial::Running { .. } if wanted => {
+                        trial_wanted += dt;
+                        // Each epoch ends at the first step at or after EPOCH (steps ≤ 3 ms).
+                        let bound = (EPOCH + Duration::from_millis(3)) * TRIAL_EPOCHS;
+                        assert!(trial_wanted <= bound, "{trial_wanted:?}");
+                    }
+                    Trial::Verdict { until, .. } => {
+                        assert!(until <= t + VERDICT);
+                        trial_wanted = Duration::ZERO;
+                    }
+                    _ => trial_wanted = Duration::ZERO,
+                }
+                g.on_read(next(100_000) as usize);
+            }
+        }
+    }
+
+    #[test]
     fn without_a_governor_the_sessions_mark_is_used_as_given() {
         // No descriptor: nothing to set, and no governor unless asked for.
         let lw = LowWater::new(None, false);
