@@ -380,6 +380,43 @@ fn send_signal(pid: u32, signal: &str) -> io::Result<()> {
     }
 }
 
+/// Waits until every thread of `pid` is stopped (state `T` or `t`, or gone: `Z`, `X`, in
+/// `/proc/PID/task/*/stat`), up to `limit`. Off Linux (no `/proc`) it returns at once.
+fn wait_until_stopped(pid: u32, limit: Duration) -> io::Result<()> {
+    let tasks = std::path::PathBuf::from(format!("/proc/{pid}/task"));
+    if !tasks.exists() {
+        return Ok(());
+    }
+    let deadline = Instant::now() + limit;
+    loop {
+        let mut all_stopped = true;
+        for entry in std::fs::read_dir(&tasks)? {
+            let Ok(stat) = std::fs::read_to_string(entry?.path().join("stat")) else {
+                continue; // a thread that exited meanwhile
+            };
+            // The state follows the command name, which is in parentheses and may hold any
+            // character: take the first field after the last ')'.
+            let state = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].split_whitespace().next());
+            if !matches!(state, Some("T" | "t" | "Z" | "X")) {
+                all_stopped = false;
+                break;
+            }
+        }
+        if all_stopped {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("process {pid} not stopped after {limit:?}"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 struct Member {
     /// 0-based index; the server id (`myid`) is `index + 1`.
     index: usize,
@@ -831,6 +868,12 @@ impl Cluster {
             )));
         };
         send_signal(p.pid(), signal).map_err(|e| Error::io(&format!("sending SIG{signal}"), e))?;
+        if paused {
+            // kill(2) returns before every thread has stopped: a caller that probes the
+            // paused server at once could still be answered.
+            wait_until_stopped(p.pid(), Duration::from_secs(5))
+                .map_err(|e| Error::io(&format!("waiting for SIG{signal} to take effect"), e))?;
+        }
         p.paused = paused;
         Ok(())
     }
