@@ -301,6 +301,40 @@ pub async fn run_async<Z: Zk>(
             push_sys_share(&mut m, user0, sys0);
             z.close().await;
         }
+        "mixed" => {
+            // An experiment (not in the table): the latency of one call at a time on a session
+            // that also carries `depth` pipelined calls (ZKB_DEPTH, default 64), against the
+            // same calls alone: what a busy session's receive mark costs a caller who waits.
+            let depth: usize = std::env::var("ZKB_DEPTH")
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(64);
+            let z = Z::connect(server).await?;
+            pipelined(&z, &paths.small, depth, p.dur / 5).await?;
+            let mut alone = Vec::with_capacity(p.seq_n / 4);
+            for _ in 0..p.seq_n / 4 {
+                let t = Instant::now();
+                z.get_data(&paths.small).await?;
+                alone.push(t.elapsed());
+            }
+            push_latency(&mut m, "alone", alone, false);
+            let foreground = async {
+                let deadline = Instant::now() + p.dur;
+                let mut samples = Vec::new();
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    z.get_data(&paths.small).await?;
+                    samples.push(t.elapsed());
+                }
+                Ok::<_, String>(samples)
+            };
+            let (background, samples) =
+                futures::join!(pipelined(&z, &paths.small, depth, p.dur), foreground);
+            let (done, elapsed) = background?;
+            push_latency(&mut m, "beside", samples?, false);
+            m.push(("beside_ops_s".into(), done as f64 / elapsed.as_secs_f64()));
+            z.close().await;
+        }
         "fixed64" => {
             // For profilers (callgrind, strace): exactly `seq_n` × 4 get_data calls, 64 in
             // flight, after a warm-up of 1,000.
