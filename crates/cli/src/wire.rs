@@ -100,6 +100,12 @@ pub(crate) fn run(args: WireArgs) -> Result<ExitCode, Failure> {
 }
 
 fn record(args: &RecordArgs) -> Result<ExitCode, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Caught before the address is printed: from then on whoever started us may stop us, and
+    // the proxy's threads work while this one would still be installing the handlers.
+    let mut shutdown = runtime.block_on(async { crate::signals::Shutdown::new() })?;
     let proxy = zk_testkit::FaultProxy::bind(
         args.listen.as_str(),
         args.upstream.as_str(),
@@ -117,32 +123,9 @@ fn record(args: &RecordArgs) -> Result<ExitCode, Failure> {
         args.upstream,
         args.out.display()
     );
-    wait_for_termination()?;
+    runtime.block_on(shutdown.recv());
     drop(proxy);
     Ok(ExitCode::SUCCESS)
-}
-
-/// Blocks until SIGINT or (on Unix) SIGTERM arrives.
-fn wait_for_termination() -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let mut term = signal(SignalKind::terminate())?;
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r,
-                _ = term.recv() => Ok(()),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            tokio::signal::ctrl_c().await
-        }
-    })?;
-    Ok(())
 }
 
 fn decode(file: &Path) -> Result<ExitCode, Failure> {
