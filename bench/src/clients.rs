@@ -20,6 +20,15 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 /// A/B runs with `--clients`.
 pub static VARIANT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// The names [`VARIANT`] takes.
+pub const VARIANTS: &[&str] = &[
+    "ours-lean",
+    "ours-off",
+    "ours-certain",
+    "ours-expected",
+    "ours-adaptive",
+];
+
 // ---------------------------------------------------------------------------------------------
 // Ours.
 

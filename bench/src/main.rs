@@ -139,7 +139,7 @@ fn run_async_client(
     rt.block_on(async {
         match client {
             "ours" => workloads::run_async::<clients::Ours>(workload, server, paths, params).await,
-            variant if variant.starts_with("ours-") => {
+            variant if clients::VARIANTS.contains(&variant) => {
                 let _ = clients::VARIANT.set(variant.to_owned());
                 workloads::run_async::<clients::Ours>(workload, server, paths, params).await
             }

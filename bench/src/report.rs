@@ -254,11 +254,53 @@ fn fmt_num(x: f64) -> String {
 }
 
 fn value(cell: Option<&Cell>, metric: &str) -> Option<(f64, f64, f64)> {
-    let v = cell?.values.get(metric)?;
+    spread(cell?.values.get(metric)?)
+}
+
+/// The median, min and max of `v`; `None` when empty.
+fn spread(v: &[f64]) -> Option<(f64, f64, f64)> {
     let med = median(v)?;
     let min = v.iter().copied().fold(f64::INFINITY, f64::min);
     let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     Some((med, min, max))
+}
+
+impl Row {
+    /// `client`'s figure for this row in `round`, if it ran then.
+    fn at(&self, results: &Results, client: &str, round: usize) -> Option<f64> {
+        let cell = results.get(&(client.to_owned(), self.workload.to_owned()))?;
+        let i = cell
+            .rounds
+            .get(self.metric)?
+            .iter()
+            .position(|&x| x == round)?;
+        cell.values.get(self.metric)?.get(i).copied()
+    }
+
+    /// The better of two (client, figure) pairs; `a` on a tie.
+    fn better_of<'a>(&self, a: (&'a str, f64), b: (&'a str, f64)) -> (&'a str, f64) {
+        match self.better {
+            Higher if b.1 > a.1 => b,
+            Lower | Info if b.1 < a.1 => b,
+            _ => a,
+        }
+    }
+
+    /// How many times better `ours` is than `theirs` (above 1: ours leads).
+    fn factor(&self, ours: f64, theirs: f64) -> f64 {
+        match self.better {
+            Higher => ours / theirs,
+            Lower | Info => theirs / ours,
+        }
+    }
+}
+
+/// The clients compared with ours (every other one but ours' variants).
+fn peers(clients: &[String]) -> impl Iterator<Item = &str> {
+    clients
+        .iter()
+        .map(String::as_str)
+        .filter(|c| !c.starts_with("ours"))
 }
 
 /// How many times better ours is than the best other client of the same round, per round
@@ -270,41 +312,21 @@ fn paired_factor(
     r: &Row,
     rounds: usize,
 ) -> Option<(f64, f64, f64, String)> {
-    let at = |client: &str, round: usize| -> Option<f64> {
-        let cell = results.get(&(client.to_owned(), r.workload.to_owned()))?;
-        let i = cell
-            .rounds
-            .get(r.metric)?
-            .iter()
-            .position(|&x| x == round)?;
-        cell.values.get(r.metric)?.get(i).copied()
-    };
     let mut factors = Vec::new();
     let mut best_counts: std::collections::BTreeMap<&str, usize> = Default::default();
     for round in 0..rounds {
-        let Some(ours) = at("ours", round) else {
+        let Some(ours) = r.at(results, "ours", round) else {
             continue;
         };
-        let best = clients
-            .iter()
-            .filter(|c| !c.starts_with("ours"))
-            .filter_map(|c| at(c, round).map(|v| (c.as_str(), v)))
-            .reduce(|a, b| match r.better {
-                Higher if b.1 > a.1 => b,
-                Lower | Info if b.1 < a.1 => b,
-                _ => a,
-            });
+        let best = peers(clients)
+            .filter_map(|c| r.at(results, c, round).map(|v| (c, v)))
+            .reduce(|a, b| r.better_of(a, b));
         if let Some((peer, b)) = best {
-            factors.push(match r.better {
-                Higher => ours / b,
-                Lower | Info => b / ours,
-            });
+            factors.push(r.factor(ours, b));
             *best_counts.entry(peer).or_default() += 1;
         }
     }
-    let med = median(&factors)?;
-    let min = factors.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = factors.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (med, min, max) = spread(&factors)?;
     let usual = best_counts
         .into_iter()
         .max_by_key(|(_, n)| *n)
@@ -323,37 +345,19 @@ fn vs_best_median(
     r: &Row,
     rounds: usize,
 ) -> Option<(String, f64, f64, f64, usize, usize)> {
-    let cell = |client: &str| results.get(&(client.to_owned(), r.workload.to_owned()));
-    let at = |client: &str, round: usize| -> Option<f64> {
-        let cell = cell(client)?;
-        let i = cell
-            .rounds
-            .get(r.metric)?
-            .iter()
-            .position(|&x| x == round)?;
-        cell.values.get(r.metric)?.get(i).copied()
-    };
-    let (peer, _) = clients
-        .iter()
-        .filter(|c| !c.starts_with("ours"))
-        .filter_map(|c| value(cell(c), r.metric).map(|(med, _, _)| (c.as_str(), med)))
-        .reduce(|a, b| match r.better {
-            Higher if b.1 > a.1 => b,
-            Lower | Info if b.1 < a.1 => b,
-            _ => a,
-        })?;
+    let (peer, _) = peers(clients)
+        .filter_map(|c| {
+            let cell = results.get(&(c.to_owned(), r.workload.to_owned()));
+            value(cell, r.metric).map(|(med, _, _)| (c, med))
+        })
+        .reduce(|a, b| r.better_of(a, b))?;
     let factors: Vec<f64> = (0..rounds)
         .filter_map(|round| {
-            let (ours, theirs) = (at("ours", round)?, at(peer, round)?);
-            Some(match r.better {
-                Higher => ours / theirs,
-                Lower | Info => theirs / ours,
-            })
+            let ours = r.at(results, "ours", round)?;
+            Some(r.factor(ours, r.at(results, peer, round)?))
         })
         .collect();
-    let med = median(&factors)?;
-    let min = factors.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = factors.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (med, min, max) = spread(&factors)?;
     let led = factors.iter().filter(|&&f| f >= 1.0).count();
     Some((peer.to_owned(), med, min, max, led, factors.len()))
 }
@@ -547,6 +551,11 @@ pub fn from_json(text: &str) -> Result<(Vec<String>, Vec<String>, Results, Envir
         .get("results")
         .and_then(|x| x.as_object())
         .ok_or("no results")?;
+    let numbers = |x: &serde_json::Value| -> Vec<f64> {
+        x.as_array()
+            .map(|a| a.iter().map(|n| n.as_f64().unwrap_or(f64::NAN)).collect())
+            .unwrap_or_default()
+    };
     let mut results = Results::new();
     for (client, workloads) in cells {
         let Some(workloads) = workloads.as_object() else {
@@ -554,11 +563,6 @@ pub fn from_json(text: &str) -> Result<(Vec<String>, Vec<String>, Results, Envir
         };
         for (workload, c) in workloads {
             let mut cell = Cell::default();
-            let numbers = |x: &serde_json::Value| -> Vec<f64> {
-                x.as_array()
-                    .map(|a| a.iter().map(|n| n.as_f64().unwrap_or(f64::NAN)).collect())
-                    .unwrap_or_default()
-            };
             if let Some(values) = c.get("values").and_then(|x| x.as_object()) {
                 for (metric, vs) in values {
                     let vs = numbers(vs);

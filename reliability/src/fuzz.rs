@@ -169,7 +169,8 @@ impl Driver {
             seed: Some(seed),
             probe_server_version: false,
             max_refused_rounds: 2,
-            // The batching the default leaves off, so that its invariants are exercised.
+            // Coalesced writes (off by default) and the certain-bytes mark, whose invariants
+            // the checks below assume.
             read_coalescing: zk_session::ReadCoalescing::Certain,
             coalesce_writes: true,
             ..SessionConfig::default()

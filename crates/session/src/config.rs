@@ -127,13 +127,13 @@ pub enum ReadCoalescing {
     /// Sleep until a quarter of the requests in flight are expected to be answered (the running
     /// average reply size; never less than [`ReadCoalescing::Certain`]). The least CPU per
     /// pipelined call (with coalesced writes, a third of the best peer's at 256 in flight), for
-    /// CPU-bound clients; it holds
-    /// replies longer, which costs single-session throughput when the server is the limit.
+    /// CPU-bound clients; it holds replies longer, which on one machine measured cost
+    /// single-session throughput when the server was the limit.
     Expected,
-    /// [`ReadCoalescing::Expected`] where it pays (the default): the driver tries the connection with and
-    /// without the mark (alternating 50 ms epochs, 400 ms in all, while more than 8 requests
-    /// are in flight) and keeps the mark for the next 5 s unless the epochs without it read
-    /// 20% faster or more. Measured in PERFORMANCE.md: on some machines the mark keeps one
+    /// [`ReadCoalescing::Expected`] where it pays (the default): the driver tries the
+    /// connection with and without the mark (alternating 50 ms epochs, 400 ms in all, while
+    /// more than 8 requests are in flight) and keeps the mark for the next 5 s unless the
+    /// epochs without it read 20% faster or more. Measured in PERFORMANCE.md: on some machines the mark keeps one
     /// session's throughput and saves most of its wake-ups, on others it cost 40% of it. The
     /// price: a call made while a small pipeline (16 in flight) runs on the same session waits
     /// for a quarter of the replies ahead of it, measured at 10–25% more latency for it; behind

@@ -245,11 +245,13 @@ impl LowWater {
         let Some(fd) = &self.fd else {
             return;
         };
-        let governed_off = self
+        let raised = owed > FRAME_FLOOR;
+        // The governor sees every update, floor included (that ends a trial under way).
+        let governed = self
             .governor
             .as_mut()
-            .is_some_and(|g| !g.use_mark(owed > FRAME_FLOOR, now));
-        let want = if self.hold || (governed_off && owed > FRAME_FLOOR) {
+            .is_none_or(|g| g.use_mark(raised, now));
+        let want = if self.hold || (raised && !governed) {
             1
         } else {
             owed.clamp(1, MAX_MARK)
@@ -299,6 +301,25 @@ mod tests {
 
     const TRIAL_MS: u64 = EPOCH.as_millis() as u64 * TRIAL_EPOCHS as u64;
 
+    /// A whole trial from `start` with `with`/`without` bytes per millisecond, then `ms` more
+    /// milliseconds at the same rates; returns the choices made after the trial.
+    fn after_a_trial(
+        g: &mut Governor,
+        start: Instant,
+        with: usize,
+        without: usize,
+        ms: u64,
+    ) -> Vec<bool> {
+        drive(g, start, TRIAL_MS + 1, with, without);
+        drive(
+            g,
+            start + Duration::from_millis(TRIAL_MS + 1),
+            ms,
+            with,
+            without,
+        )
+    }
+
     #[test]
     fn a_trial_alternates_epochs_with_and_without_the_mark_starting_with_it() {
         let mut g = Governor::default();
@@ -317,14 +338,7 @@ mod tests {
         let mut g = Governor::default();
         let t0 = Instant::now();
         // Without the mark 5% faster: within the tolerance, so the mark (less CPU) stays.
-        drive(&mut g, t0, TRIAL_MS + 1, 100, 105);
-        let after = drive(
-            &mut g,
-            t0 + Duration::from_millis(TRIAL_MS + 1),
-            1000,
-            100,
-            105,
-        );
+        let after = after_a_trial(&mut g, t0, 100, 105, 1000);
         assert!(after.iter().all(|&m| m));
     }
 
@@ -332,14 +346,7 @@ mod tests {
     fn the_mark_is_dropped_for_the_verdict_when_reading_without_it_is_faster() {
         let mut g = Governor::default();
         let t0 = Instant::now();
-        drive(&mut g, t0, TRIAL_MS + 1, 60, 100);
-        let after = drive(
-            &mut g,
-            t0 + Duration::from_millis(TRIAL_MS + 1),
-            1000,
-            60,
-            100,
-        );
+        let after = after_a_trial(&mut g, t0, 60, 100, 1000);
         assert!(after.iter().all(|&m| !m));
     }
 
@@ -351,14 +358,7 @@ mod tests {
         let later = t0 + Duration::from_millis(TRIAL_MS + 1) + VERDICT;
         // The new trial opens with the mark, and this time the mark is no slower.
         assert!(g.use_mark(true, later));
-        drive(&mut g, later, TRIAL_MS + 1, 100, 100);
-        let after = drive(
-            &mut g,
-            later + Duration::from_millis(TRIAL_MS + 1),
-            100,
-            100,
-            100,
-        );
+        let after = after_a_trial(&mut g, later, 100, 100, 100);
         assert!(after.iter().all(|&m| m));
     }
 
@@ -374,14 +374,7 @@ mod tests {
         // When it grows again a fresh trial starts, with the mark, and the old epochs are
         // forgotten: this one finds the mark no slower.
         let back = mid + Duration::from_millis(5);
-        drive(&mut g, back, TRIAL_MS + 1, 100, 100);
-        let after = drive(
-            &mut g,
-            back + Duration::from_millis(TRIAL_MS + 1),
-            100,
-            100,
-            100,
-        );
+        let after = after_a_trial(&mut g, back, 100, 100, 100);
         assert!(after.iter().all(|&m| m));
     }
 
@@ -427,8 +420,7 @@ mod tests {
     }
 
     #[test]
-    fn without_a_governor_the_sessions_mark_is_used_as_given() {
-        // No descriptor: nothing to set, and no governor unless asked for.
+    fn a_governor_is_made_only_when_asked_for() {
         let lw = LowWater::new(None, false);
         assert!(lw.governor.is_none());
         assert!(LowWater::new(None, true).governor.is_some());

@@ -654,9 +654,9 @@ impl<C> Session<C> {
     /// most 20 (every frame is at least a length prefix and a reply header, so this mark holds
     /// nothing back and need not change); otherwise
     /// [`min_bytes_owed`](Session::min_bytes_owed) for [`ReadCoalescing::Certain`]; for
-    /// [`ReadCoalescing::Expected`] and [`ReadCoalescing::Adaptive`], the bytes a quarter of the requests in flight are expected
-    /// to bring back (from the running average of the replies' sizes), never less than that
-    /// bound. The expected size is an estimate, which replies smaller than usual may not reach:
+    /// [`ReadCoalescing::Expected`] and [`ReadCoalescing::Adaptive`], the bytes a quarter of
+    /// the requests in flight are expected to bring back (from the running average of the
+    /// replies' sizes), never less than that bound. The expected size is an estimate, which replies smaller than usual may not reach:
     /// a driver using the mark must drop it when nothing was read for a moment (zk-session's
     /// waits 1 ms).
     pub fn low_water_mark(&self) -> usize {
@@ -694,8 +694,7 @@ impl<C> Session<C> {
 
     /// Whether requests that wait should keep waiting, to go out together
     /// ([`SessionConfig::coalesce_writes`]): while fewer than an eighth as many wait as are in
-    /// flight. `extra` counts
-    /// a request about to be queued.
+    /// flight. `extra` counts a request about to be queued.
     fn coalescing(&self, extra: usize) -> bool {
         self.config.coalesce_writes
             && (self.queue.len() + extra) * COALESCE_FRACTION < self.in_flight.len()

@@ -383,15 +383,15 @@ fn send_signal(pid: u32, signal: &str) -> io::Result<()> {
 /// Waits until every thread of `pid` is stopped (state `T` or `t`, or gone: `Z`, `X`, in
 /// `/proc/PID/task/*/stat`), up to `limit`. Off Linux (no `/proc`) it returns at once.
 fn wait_until_stopped(pid: u32, limit: Duration) -> io::Result<()> {
-    let tasks = std::path::PathBuf::from(format!("/proc/{pid}/task"));
+    let tasks = PathBuf::from(format!("/proc/{pid}/task"));
     if !tasks.exists() {
         return Ok(());
     }
     let deadline = Instant::now() + limit;
     loop {
         let mut all_stopped = true;
-        for entry in std::fs::read_dir(&tasks)? {
-            let Ok(stat) = std::fs::read_to_string(entry?.path().join("stat")) else {
+        for entry in fs::read_dir(&tasks)? {
+            let Ok(stat) = fs::read_to_string(entry?.path().join("stat")) else {
                 continue; // a thread that exited meanwhile
             };
             // The state follows the command name, which is in parentheses and may hold any
@@ -413,7 +413,7 @@ fn wait_until_stopped(pid: u32, limit: Duration) -> io::Result<()> {
                 format!("process {pid} not stopped after {limit:?}"),
             ));
         }
-        std::thread::sleep(Duration::from_millis(1));
+        thread::sleep(Duration::from_millis(1));
     }
 }
 
