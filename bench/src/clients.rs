@@ -16,7 +16,8 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which configuration of ours this worker runs, from the client's name: `ours` (the
 /// defaults), `ours-lean` (coalesced writes and `ReadCoalescing::Expected`), or `ours-off`,
-/// `ours-certain`, `ours-expected`, `ours-adaptive` (the defaults with that receive mark), for
+/// `ours-certain`, `ours-expected`, `ours-adaptive` (the defaults with that receive mark), or
+/// `ours-shared` (registrations share a watch on their parent, `SharedWatch::Always`), for
 /// A/B runs with `--clients`.
 pub static VARIANT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
@@ -27,6 +28,7 @@ pub const VARIANTS: &[&str] = &[
     "ours-certain",
     "ours-expected",
     "ours-adaptive",
+    "ours-shared",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -153,8 +155,22 @@ impl Zk for Ours {
         let mut held = Vec::with_capacity(n);
         for i in 0..n {
             let port = 20000 + i as u16;
+            // `ours-shared`: the shared parent watch, which the default uses on 3.9+ only.
+            let shared_watch = match VARIANT.get().map(String::as_str) {
+                Some("ours-shared") => zc_zk::SharedWatch::Always,
+                _ => zc_zk::SharedWatch::Auto,
+            };
+            let options = zc_zk::RegisterOptions {
+                shared_watch,
+                ..Default::default()
+            };
             let reg = zk
-                .register_server(parent, ("127.0.0.1", port), zc_zk::PropertyMap::new())
+                .register_server_with(
+                    parent,
+                    ("127.0.0.1", port),
+                    zc_zk::PropertyMap::new(),
+                    options,
+                )
                 .await
                 .map_err(err)?;
             held.push(reg);

@@ -10,6 +10,7 @@ use std::time::Duration;
 /// only has 10 ms ticks. (Through glibc, which std links anyway: rustix's vDSO lookup crashes
 /// under valgrind.)
 #[allow(unsafe_code)]
+#[inline(never)]
 pub fn cpu_time() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,

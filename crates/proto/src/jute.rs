@@ -141,6 +141,15 @@ impl Jute for Option<Bytes> {
     }
 }
 
+/// Encodes `items` as a non-null `vector<T>`, as `Some(items.to_vec())` would, without the
+/// copy.
+pub fn encode_vector<T: Jute>(items: &[T], buf: &mut BytesMut) {
+    buf.put_i32(items.len() as i32);
+    for item in items {
+        item.encode(buf);
+    }
+}
+
 /// A `vector<T>`; `None` is null (count -1).
 impl<T: Jute> Jute for Option<Vec<T>> {
     const MIN_LEN: usize = 4;
@@ -158,12 +167,7 @@ impl<T: Jute> Jute for Option<Vec<T>> {
     fn encode(&self, buf: &mut BytesMut) {
         match self {
             None => buf.put_i32(-1),
-            Some(items) => {
-                buf.put_i32(items.len() as i32);
-                for item in items {
-                    item.encode(buf);
-                }
-            }
+            Some(items) => encode_vector(items, buf),
         }
     }
     fn encoded_len(&self) -> usize {
@@ -270,6 +274,14 @@ mod tests {
     fn null_vector_round_trips() {
         let b = to_bytes(&None::<Vec<String>>);
         assert_eq!(from_bytes::<Option<Vec<String>>>(b, "t"), Ok(None));
+    }
+
+    #[test]
+    fn a_slice_encodes_as_the_same_vector_in_an_option() {
+        let items = vec!["a".to_owned(), String::new(), "ccc".to_owned()];
+        let mut buf = BytesMut::new();
+        encode_vector(&items, &mut buf);
+        assert_eq!(buf.freeze(), to_bytes(&Some(items)));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use zk_proto::{
 };
 
 use crate::config::{ConnectString, SessionConfig};
-use crate::driver::{self, Command, Pending, PendingWatch, Shared, WatchSink};
+use crate::driver::{self, Command, EventFilter, Pending, PendingWatch, Shared, WatchSink};
 use crate::error::{Error, Result};
 use crate::event::{SessionEvent, SessionState};
 use crate::ops::{CreateOptions, Op, OpResult, ReadOp, ReadResult};
@@ -578,7 +578,7 @@ impl Client {
         let write_common = |b: &mut BytesMut| {
             put_path(b, chroot, path);
             put_buffer(b, data);
-            Some(options.acl.clone()).encode(b);
+            zk_proto::jute::encode_vector(&options.acl, b);
             options.mode.encode(b);
         };
         if options.mode.is_ttl() {
@@ -1061,6 +1061,31 @@ impl Client {
     /// # Errors
     /// The connection errors.
     pub async fn add_watch(&self, path: &str, recursive: bool) -> Result<PersistentWatcher> {
+        self.add_watch_with(path, recursive, EventFilter::ALL).await
+    }
+
+    /// As [`Client::add_watch`], yielding only node events of the types in `kinds` (session
+    /// events always): the others are dropped as they arrive, before they reach a channel.
+    /// For example a recursive watch that only needs deletions under a busy parent.
+    ///
+    /// # Errors
+    /// The connection errors.
+    pub async fn add_watch_for(
+        &self,
+        path: &str,
+        recursive: bool,
+        kinds: &[zk_proto::EventType],
+    ) -> Result<PersistentWatcher> {
+        self.add_watch_with(path, recursive, EventFilter::only(kinds))
+            .await
+    }
+
+    async fn add_watch_with(
+        &self,
+        path: &str,
+        recursive: bool,
+        filter: EventFilter,
+    ) -> Result<PersistentWatcher> {
         validate_path(path, false)?;
         let (mode, kind) = if recursive {
             (
@@ -1079,7 +1104,7 @@ impl Client {
         });
         let (tx, rx) = mpsc::unbounded_channel();
         let (_, guard) = self
-            .call_watched(request, path, kind, WatchSink::Stream(tx))
+            .call_watched(request, path, kind, WatchSink::Stream(tx, filter))
             .await?;
         Ok(PersistentWatcher { rx, guard })
     }

@@ -726,8 +726,24 @@ impl<C> Session<C> {
             Unused::None => return,
             Unused::Data => WatcherType::Data,
             Unused::Children => WatcherType::Children,
-            Unused::Persistent => WatcherType::Persistent,
-            Unused::PersistentRecursive => WatcherType::PersistentRecursive,
+            Unused::Persistent | Unused::PersistentRecursive => {
+                let precise = if kind == WatchKind::Persistent {
+                    WatcherType::Persistent
+                } else {
+                    WatcherType::PersistentRecursive
+                };
+                if !self.watches.watches_path(path) {
+                    // Nothing else is watched there: `Any`, which every server knows.
+                    WatcherType::Any
+                } else if self.server_version.is_some_and(|v| v >= (3, 9, 0)) {
+                    precise
+                } else {
+                    // Before 3.9 removeWatches knows no persistent types (3.8 answers
+                    // MarshallingError), and `Any` would take the path's other watches with
+                    // it: the server watch stays, and its events find no local watcher.
+                    return;
+                }
+            }
         };
         if self.state != State::Connected || self.unsupported_op(OpCode::RemoveWatches).is_some() {
             // Disconnected: the watch simply is not re-armed.
@@ -1329,10 +1345,8 @@ impl<C> Session<C> {
     }
 
     fn unsupported_op(&self, op: OpCode) -> Option<&'static str> {
-        let min = min_version(op)?;
-        let too_old = self
-            .server_version
-            .is_some_and(|v| parse_version(min).is_some_and(|m| v < m));
+        let (min, parsed) = min_version_parsed(op)?;
+        let too_old = self.server_version.is_some_and(|v| v < parsed);
         (too_old || self.unsupported.contains(&op)).then_some(min)
     }
 
@@ -1434,18 +1448,24 @@ pub fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
 
 /// The first server version with `op`, for ops newer than 3.4.
 pub fn min_version(op: OpCode) -> Option<&'static str> {
+    min_version_parsed(op).map(|(text, _)| text)
+}
+
+/// [`min_version`] as text and as numbers (checked against the server's version on every
+/// request of such an op, so not parsed each time).
+fn min_version_parsed(op: OpCode) -> Option<(&'static str, (u32, u32, u32))> {
     match op {
         OpCode::Create2 | OpCode::Reconfig | OpCode::CheckWatches | OpCode::RemoveWatches => {
-            Some("3.5.0")
+            Some(("3.5.0", (3, 5, 0)))
         }
-        OpCode::CreateContainer => Some("3.5.1"),
-        OpCode::CreateTTL => Some("3.5.3"),
+        OpCode::CreateContainer => Some(("3.5.1", (3, 5, 1))),
+        OpCode::CreateTTL => Some(("3.5.3", (3, 5, 3))),
         OpCode::MultiRead
         | OpCode::GetEphemerals
         | OpCode::GetAllChildrenNumber
         | OpCode::SetWatches2
-        | OpCode::AddWatch => Some("3.6.0"),
-        OpCode::WhoAmI => Some("3.7.0"),
+        | OpCode::AddWatch => Some(("3.6.0", (3, 6, 0))),
+        OpCode::WhoAmI => Some(("3.7.0", (3, 7, 0))),
         _ => None,
     }
 }
@@ -1473,6 +1493,15 @@ mod tests {
         let line = "3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f, built on 2022-02-25 08:49 UTC";
         assert_eq!(parse_version(line), Some((3, 8, 0)));
         assert_eq!(parse_version("garbage"), None);
+    }
+
+    #[test]
+    fn every_minimum_version_reads_as_its_numbers() {
+        for op in OpCode::ALL {
+            if let Some((text, numbers)) = min_version_parsed(*op) {
+                assert_eq!(parse_version(text), Some(numbers), "{op:?}");
+            }
+        }
     }
 
     #[test]

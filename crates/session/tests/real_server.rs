@@ -352,6 +352,41 @@ async fn persistent_and_recursive_watches_keep_firing() {
 }
 
 #[tokio::test]
+async fn a_filtered_recursive_watch_yields_only_its_kinds_and_dropping_it_removes_the_server_watch()
+{
+    let (c, _) = chrooted("filtered").await;
+    c.create("/f", b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    let mut w = c
+        .add_watch_for("/f", true, &[EventType::NodeDeleted])
+        .await
+        .unwrap();
+    c.create("/f/a", b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    c.set_data("/f/a", b"1", None).await.unwrap();
+    c.delete("/f/a", None).await.unwrap();
+    let ev = timeout(WAIT, w.next()).await.unwrap().unwrap();
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (EventType::NodeDeleted, "/f/a")
+    );
+    // The server holds the watch (3.8 answers checkWatches for the persistent types with
+    // MarshallingError; `Any` finds it) until the watcher is dropped.
+    c.check_watches("/f", WatcherType::Any).await.unwrap();
+    drop(w);
+    timeout(WAIT, async {
+        while c.check_watches("/f", WatcherType::Any).await.is_ok() {
+            c.sync("/").await.unwrap();
+        }
+    })
+    .await
+    .expect("the server watch is removed");
+    c.close().await;
+}
+
+#[tokio::test]
 async fn dropping_the_last_watcher_removes_the_server_watch() {
     let (c, _) = chrooted("dropwatch").await;
     c.create("/w", b"", &CreateOptions::persistent())

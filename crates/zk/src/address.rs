@@ -47,11 +47,21 @@ impl From<String> for Address {
 }
 
 fn node_name(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
+    use std::fmt::Write;
+    // Built by hand: `format!` pads each piece through the formatter, most of a
+    // registration's string work.
+    let bracket = host.contains(':');
+    let mut name = String::with_capacity(host.len() + 8);
+    if bracket {
+        name.push('[');
     }
+    name.push_str(host);
+    if bracket {
+        name.push(']');
+    }
+    name.push(':');
+    let _ = write!(name, "{port}");
+    name
 }
 
 impl Address {

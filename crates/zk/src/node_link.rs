@@ -51,6 +51,13 @@ pub(crate) struct Commands<C> {
 }
 
 /// The task's status end.
+/// A second sender of commands, for the task's own watch (see `parent_watch`): unlike the
+/// handle, dropping it does not end the task.
+#[derive(Debug)]
+pub(crate) struct Poker<C> {
+    link: Arc<Link<C>>,
+}
+
 #[derive(Debug)]
 pub(crate) struct StatusSetter<C> {
     link: Arc<Link<C>>,
@@ -120,6 +127,13 @@ impl<C> Drop for NodeHandle<C> {
 }
 
 impl<C> Commands<C> {
+    /// A sender for the task's own watch.
+    pub(crate) fn poker(&self) -> Poker<C> {
+        Poker {
+            link: self.link.clone(),
+        }
+    }
+
     /// The next command, or `None` once the handle is gone and every command was taken.
     /// Cancel-safe: a command is only taken when returned.
     pub(crate) async fn recv(&mut self) -> Option<C> {
@@ -136,6 +150,28 @@ impl<C> Commands<C> {
             // A permit is kept for a notification sent while nobody waited.
             self.link.to_task.notified().await;
         }
+    }
+}
+
+impl<C> Clone for Poker<C> {
+    fn clone(&self) -> Self {
+        Self {
+            link: self.link.clone(),
+        }
+    }
+}
+
+impl<C> Poker<C> {
+    /// Queues `command` for the task, unless it has ended.
+    pub(crate) fn send(&self, command: C) {
+        {
+            let mut state = self.link.lock();
+            if state.task_gone {
+                return;
+            }
+            state.commands.push_back(command);
+        }
+        self.link.to_task.notify_one();
     }
 }
 
@@ -196,6 +232,19 @@ mod tests {
         handle.send(3).expect("task alive");
         // ... leaves the command for the next one.
         assert_eq!(task.recv().await, Some(3));
+    }
+
+    #[tokio::test]
+    async fn a_poke_reaches_the_task_and_outliving_the_handle_does_not_keep_it() {
+        let (handle, _status, mut task) = link::<u32>(RegistrationStatus::Registered);
+        let poker = task.poker();
+        poker.send(4);
+        assert_eq!(task.recv().await, Some(4));
+        drop(handle);
+        assert_eq!(task.recv().await, None);
+        drop(task);
+        // After the task ended a poke is dropped.
+        poker.send(5);
     }
 
     #[tokio::test]

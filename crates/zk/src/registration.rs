@@ -14,18 +14,20 @@
 //! A node deleted by someone else while our session lives ends the registration (status
 //! [`RegistrationStatus::Removed`]): an unregistered or deleted node is never resurrected.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 use tracing::{info, warn};
-use zk_session::{ACL, Client, CreateOptions, Error as ZkError, EventType, Op};
+use zk_session::{ACL, Client, CreateMode, CreateOptions, Error as ZkError, EventType, Op};
 
 use crate::address::Address;
 use crate::children::wait_generation;
 use crate::data::{self, PropertyMap};
 use crate::error::{Error, Result};
-use crate::node_link::{self, NodeHandle, StatusSetter};
+use crate::node_link::{self, NodeHandle, Poker, StatusSetter};
+use crate::parent_watch::{Acquired, Interest, parent_of};
 use crate::zookeeper::{Generation, Shared, ZooKeeper};
 
 /// The task's end of a node's commands.
@@ -42,6 +44,46 @@ pub struct RegisterOptions {
     /// session to go away (a previous run of this process whose session has not expired yet)
     /// before failing with [`Error::RegistrationConflict`]. Default: zero, fail at once.
     pub wait_for_conflict: Duration,
+    /// Whether the handle's registrations under one parent share one persistent recursive
+    /// watch on it instead of a watch per node. Default: [`SharedWatch::Auto`].
+    pub shared_watch: SharedWatch,
+}
+
+/// How registrations watch their nodes ([`RegisterOptions::shared_watch`]).
+///
+/// A shared watch halves the requests a registration costs (its create alone, no exists
+/// watch with it) and the server's watches, and the process then also hears of other
+/// processes' nodes under that parent (one small event each; with thousands of registrants
+/// under one parent, prefer [`SharedWatch::Never`]). Before ZooKeeper 3.9 a session holds
+/// one watch mode per path (ZOOKEEPER-4466): a children watch the same session sets on the
+/// parent (a [`Children`](crate::Children) view of it, say) and the recursive watch replace
+/// each other on the server, so one of them goes silent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SharedWatch {
+    /// Shared on servers known to be 3.9 or newer (from the session's version probe), a watch
+    /// per node otherwise.
+    #[default]
+    Auto,
+    /// Shared on every server with addWatch (3.6+): only where this session sets no other
+    /// watch on the registration parents.
+    Always,
+    /// A watch per node.
+    Never,
+}
+
+impl SharedWatch {
+    /// Whether to share on `client`'s server.
+    fn applies(self, client: &Client) -> bool {
+        match self {
+            SharedWatch::Never => false,
+            SharedWatch::Always => true,
+            SharedWatch::Auto => client
+                .server_version()
+                .and_then(|v| zk_session::session::parse_version(&v))
+                .is_some_and(|v| v >= (3, 9, 0)),
+        }
+    }
 }
 
 impl Default for RegisterOptions {
@@ -49,6 +91,7 @@ impl Default for RegisterOptions {
         Self {
             acl: ACL::read_unsafe(),
             wait_for_conflict: Duration::ZERO,
+            shared_watch: SharedWatch::Auto,
         }
     }
 }
@@ -74,10 +117,13 @@ pub enum RegistrationStatus {
     Unregistered,
 }
 
+/// What a node's task is asked to do.
 #[derive(Debug)]
-enum Command {
+pub(crate) enum Command {
     SetProperties(PropertyMap, oneshot::Sender<Result<()>>),
     Unregister(oneshot::Sender<Result<()>>),
+    /// The shared parent watch saw the node deleted, or reconnected: look at the node.
+    Check,
 }
 
 /// One registered node.
@@ -143,31 +189,45 @@ impl ZooKeeper {
         let address = address.into();
         // The path as given is tried first (a real node shadows a link anyway); links are
         // resolved only when it does not exist, which saves a round trip per registration.
-        let mut base = path.to_owned();
+        let mut base = std::borrow::Cow::Borrowed(path);
         let mut resolved = false;
-        properties.insert("pid".to_owned(), Value::from(std::process::id()));
-        let data = data::encode(&properties);
+        properties.insert("pid".to_owned(), Value::from(process_id()));
+        let mut data = data::encode(&properties);
+        let RegisterOptions {
+            acl,
+            wait_for_conflict,
+            shared_watch,
+        } = options;
+        // One set of create options for every node of this call and their tasks.
+        let create = Arc::new(CreateOptions {
+            mode: CreateMode::Ephemeral,
+            acl,
+            ttl: None,
+        });
         let names = address.node_names();
         if names.iter().any(|n| n.is_empty() || n.contains('/')) {
             return Err(Error::InvalidAddress(format!("{address:?}")));
         }
-        let mut nodes: Vec<Node> = Vec::new();
-        for name in names {
+        let mut nodes: Vec<Node> = Vec::with_capacity(names.len());
+        let last = names.len().saturating_sub(1);
+        for (i, name) in names.into_iter().enumerate() {
             let generation = self.shared.current();
+            let (link, status, command_rx) = node_link::link(RegistrationStatus::Registered);
             let (node_path, created) = loop {
-                let node_path = if base == "/" {
-                    format!("/{name}")
-                } else {
-                    format!("{base}/{name}")
+                let node_path = child_path(&base, &name);
+                let target = Target {
+                    path: &node_path,
+                    data: &data,
+                    create: &create,
+                    wait_for_conflict,
                 };
-                let created = create_initial(
-                    &self.shared,
-                    &generation.client,
-                    &node_path,
-                    &data,
-                    &options,
-                )
-                .await;
+                let created = if shared_watch.applies(&generation.client) {
+                    create_watched(&self.shared, &generation, target, || command_rx.poker()).await
+                } else {
+                    create_initial(&self.shared, &generation.client, target, true)
+                        .await
+                        .map(NodeWatch::Node)
+                };
                 let unresolved = matches!(&created, Err(e) if e.is_no_node()
                     || matches!(e, Error::ZooKeeper(ZkError::InvalidPath { .. })));
                 if unresolved && !resolved {
@@ -175,7 +235,7 @@ impl ZooKeeper {
                     let real = crate::links::resolve_with(&generation.client, path).await;
                     match real {
                         Ok(real) if real != base => {
-                            base = real;
+                            base = real.into();
                             continue;
                         }
                         Ok(_) => {}
@@ -184,8 +244,8 @@ impl ZooKeeper {
                 }
                 break (node_path, created);
             };
-            let watcher = match created {
-                Ok(watcher) => watcher,
+            let watch = match created {
+                Ok(watch) => watch,
                 Err(e) => {
                     for node in &nodes {
                         let _ = delete_node(&generation.client, &node.path).await;
@@ -194,15 +254,20 @@ impl ZooKeeper {
                 }
             };
             info!(target: "zc_zk", path = %node_path, "registered");
-            let (link, status, command_rx) = node_link::link(RegistrationStatus::Registered);
             let task = NodeTask {
                 shared: self.shared.clone(),
                 path: node_path.clone(),
-                data: data.clone(),
-                acl: options.acl.clone(),
+                data: if i == last {
+                    std::mem::take(&mut data)
+                } else {
+                    data.clone()
+                },
+                create: create.clone(),
+                shared_watch,
+                poker: command_rx.poker(),
                 status,
             };
-            tokio::spawn(task.run(generation, watcher, command_rx));
+            tokio::spawn(task.run(generation, watch, command_rx));
             nodes.push(Node {
                 path: node_path,
                 link,
@@ -299,35 +364,116 @@ async fn delete_node(client: &Client, path: &str) -> Result<()> {
     }
 }
 
-fn ephemeral(acl: &[ACL]) -> CreateOptions {
-    CreateOptions::ephemeral().with_acl(acl.to_vec())
+/// `name` under `parent` (`/name` under the root).
+fn child_path(parent: &str, name: &str) -> String {
+    let parent = if parent == "/" { "" } else { parent };
+    let mut path = String::with_capacity(parent.len() + 1 + name.len());
+    path.push_str(parent);
+    path.push('/');
+    path.push_str(name);
+    path
 }
 
-/// The first creation: errors go to the caller. On success, the watch on the created node when
-/// the exists sent with the create could set one.
+/// This process's id, read once (`std::process::id` is a system call each time).
+fn process_id() -> u32 {
+    static PID: OnceLock<u32> = OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
+/// The node a registration creates.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    path: &'a str,
+    data: &'a [u8],
+    create: &'a CreateOptions,
+    wait_for_conflict: Duration,
+}
+
+/// How a node's task learns of its node's deletion.
+enum NodeWatch {
+    /// A one-shot watch on the node itself (`None`: the task sets one first).
+    Node(Option<zk_session::OneshotWatcher>),
+    /// The handle's shared watch on the node's parent.
+    Parent(Interest),
+}
+
+/// The first creation under the shared parent watch (see `parent_watch`): the watch is set,
+/// or its addWatch sent, before the create, so every later deletion of the node is seen.
+/// Falls back to a watch on the node where the parent's cannot be set.
+async fn create_watched(
+    shared: &Shared,
+    generation: &Generation,
+    target: Target<'_>,
+    poker: impl Fn() -> Poker<Command>,
+) -> Result<NodeWatch> {
+    let client = &generation.client;
+    let parent = parent_of(target.path);
+    match shared
+        .parent_watches
+        .acquire(generation.number, parent)
+        .await
+    {
+        Acquired::Unavailable => create_initial(shared, client, target, true)
+            .await
+            .map(NodeWatch::Node),
+        Acquired::Ready(watch) => {
+            let interest = watch.watch_node(target.path, poker());
+            create_initial(shared, client, target, false).await?;
+            Ok(NodeWatch::Parent(interest))
+        }
+        Acquired::Start(watch) => {
+            let interest = watch.watch_node(target.path, poker());
+            // The addWatch goes out first (join! polls in order), then the create.
+            let (started, created) = tokio::join!(
+                watch.start(&shared.parent_watches, client),
+                create_initial(shared, client, target, false)
+            );
+            created?;
+            Ok(if started {
+                NodeWatch::Parent(interest)
+            } else {
+                NodeWatch::Node(None)
+            })
+        }
+    }
+}
+
+/// The first creation: errors go to the caller. With `watch_node`, an exists watch on the node
+/// goes out with the create, and on success that watch is returned when it could be set.
 async fn create_initial(
     shared: &Shared,
     client: &Client,
-    path: &str,
-    data: &[u8],
-    options: &RegisterOptions,
+    target: Target<'_>,
+    watch_node: bool,
 ) -> Result<Option<zk_session::OneshotWatcher>> {
-    let deadline = tokio::time::Instant::now() + options.wait_for_conflict;
-    let create = ephemeral(&options.acl);
+    let Target {
+        path,
+        data,
+        create,
+        wait_for_conflict,
+    } = target;
+    let deadline = tokio::time::Instant::now() + wait_for_conflict;
     loop {
         // The create and an exists watch go out together: the server answers them in order,
         // so the exists sees the node the create made (the watch that keeps the registration
         // honest, at no extra round trip) or, on NodeExists, the node in the way.
-        let (created, checked) =
-            tokio::join!(client.create(path, data, &create), existing(client, path));
+        let (created, checked) = if watch_node {
+            let (created, checked) =
+                tokio::join!(client.create(path, data, create), existing(client, path));
+            (created, Some(checked))
+        } else {
+            (client.create(path, data, create).await, None)
+        };
         match created {
             Ok(_) => {
                 return Ok(match checked {
-                    Ok(Some((stat, watcher))) if stat.ephemeral_owner == client.session_id() => {
+                    Some(Ok(Some((stat, watcher))))
+                        if stat.ephemeral_owner == client.session_id() =>
+                    {
                         Some(watcher)
                     }
-                    // Already gone or replaced, or the exists was lost: the node's task
-                    // looks again.
+                    // Already gone or replaced, or the exists was lost (or not sent): the
+                    // node's task looks again.
                     _ => None,
                 });
             }
@@ -335,13 +481,17 @@ async fn create_initial(
             Err(e) if e.is_indeterminate() => {
                 // The create may have happened: the next attempt finds out whose node it is.
                 client
-                    .wait_connected(Some(options.wait_for_conflict.max(Duration::from_secs(10))))
+                    .wait_connected(Some(wait_for_conflict.max(Duration::from_secs(10))))
                     .await?;
                 continue;
             }
             Err(e) => return Err(e.into()),
         }
         // The node exists: whose is it? (The exists sent with the create answers.)
+        let checked = match checked {
+            Some(checked) => checked,
+            None => existing(client, path).await,
+        };
         let Some((stat, watcher)) = checked? else {
             continue;
         };
@@ -377,7 +527,12 @@ struct NodeTask {
     shared: std::sync::Arc<Shared>,
     path: String,
     data: Vec<u8>,
-    acl: Vec<ACL>,
+    /// The node's create options (ephemeral, with the registration's ACL).
+    create: Arc<CreateOptions>,
+    /// Whether to use the handle's shared parent watch (`RegisterOptions::shared_watch`).
+    shared_watch: SharedWatch,
+    /// For the shared parent watch of a new session.
+    poker: Poker<Command>,
     status: StatusSetter<Command>,
 }
 
@@ -392,35 +547,52 @@ impl NodeTask {
         self.status.set_status(status);
     }
 
-    /// Keeps the node registered. `watcher`: the watch on the node set when it was created,
-    /// if any (else the task sets one first).
-    async fn run(
-        mut self,
-        mut generation: Generation,
-        mut watcher: Option<zk_session::OneshotWatcher>,
-        mut commands: Commands,
-    ) {
+    /// Keeps the node registered. `watch`: how the task hears of its node, as set up when it
+    /// was created (a node watch of `None`: the task sets one first).
+    async fn run(mut self, mut generation: Generation, watch: NodeWatch, mut commands: Commands) {
         let mut generations = self.shared.generation.clone();
         generations.borrow_and_update();
+        // Exactly one of: a one-shot watch on the node (`watcher`, `None` while it must be
+        // set), or a place in the shared parent watch (`interest`; the node is looked at
+        // when `check_due`).
+        let (mut watcher, mut interest) = match watch {
+            NodeWatch::Node(watcher) => (watcher, None),
+            NodeWatch::Parent(interest) => (None, Some(interest)),
+        };
+        let mut check_due = false;
         loop {
             if generation.closed {
                 self.set_status(RegistrationStatus::Unregistered);
                 return;
             }
-            if watcher.is_none() {
-                watcher = match Box::pin(generation.client.exists_watch(&self.path)).await {
-                    Ok((Some(stat), w))
-                        if stat.ephemeral_owner == generation.client.session_id() =>
-                    {
-                        Some(w)
+            let look = if interest.is_some() {
+                check_due
+            } else {
+                watcher.is_none()
+            };
+            if look {
+                let client = &generation.client;
+                let seen = if interest.is_some() {
+                    Box::pin(client.exists(&self.path)).await.map(|s| (s, None))
+                } else {
+                    Box::pin(client.exists_watch(&self.path))
+                        .await
+                        .map(|(s, w)| (s, Some(w)))
+                };
+                match seen {
+                    Ok((Some(stat), w)) if stat.ephemeral_owner == client.session_id() => {
+                        watcher = w;
+                        check_due = false;
                     }
                     Ok((_, _)) => {
                         // Gone, or not ours, while our session lives: someone removed it.
                         warn!(target: "zc_zk", path = %self.path, "registration node was removed by someone else");
                         self.set_status(RegistrationStatus::Removed);
+                        drop(interest);
                         return Box::pin(self.linger(commands)).await;
                     }
-                    Err(e) if e.is_terminal() => None,
+                    // The session ended: the next generation's recovery follows.
+                    Err(e) if e.is_terminal() => {}
                     Err(_) => {
                         let _ = Box::pin(
                             generation
@@ -466,9 +638,11 @@ impl NodeTask {
                         self.data = data;
                     }
                     let _ = reply.send(result);
-                    // The watch may have fired on our own write; check the node again.
+                    // A node watch may have fired on our own write; check the node again.
+                    // (The shared watch reports only deletions, which send a check.)
                     watcher = None;
                 }
+                Wake::Command(Some(Command::Check)) => check_due = true,
                 Wake::NodeEvent(event) => {
                     if event.event_type == EventType::None {
                         // The session ended: wait for the next one.
@@ -482,12 +656,40 @@ impl NodeTask {
             if latest.number != generation.number {
                 generation = latest;
                 watcher = None;
+                interest = None;
                 if generation.closed {
                     continue;
                 }
                 Box::pin(self.recover(&mut generation, &mut generations, &mut commands)).await;
+                // The node was re-created before any watch of this session covered it: look
+                // at it once the watch is set.
+                interest = Box::pin(self.join_parent_watch(&generation)).await;
+                check_due = true;
             }
         }
+    }
+
+    /// A place in the shared watch on the node's parent in `generation`'s session, if there is
+    /// one (else the task watches the node).
+    async fn join_parent_watch(&self, generation: &Generation) -> Option<Interest> {
+        if generation.closed || !self.shared_watch.applies(&generation.client) {
+            return None;
+        }
+        let watches = &self.shared.parent_watches;
+        let watch = match watches
+            .acquire(generation.number, parent_of(&self.path))
+            .await
+        {
+            Acquired::Ready(watch) => watch,
+            Acquired::Start(watch) => {
+                if !watch.start(watches, &generation.client).await {
+                    return None;
+                }
+                watch
+            }
+            Acquired::Unavailable => return None,
+        };
+        Some(watch.watch_node(&self.path, self.poker.clone()))
     }
 
     /// After an expiry: re-create the node in the new session, whatever it takes.
@@ -502,9 +704,7 @@ impl NodeTask {
         let mut backoff = Duration::from_millis(100);
         loop {
             let client = generation.client.clone();
-            let result = client
-                .create(&self.path, &self.data, &ephemeral(&self.acl))
-                .await;
+            let result = client.create(&self.path, &self.data, &self.create).await;
             let retry_after = match result {
                 Ok(_) => {
                     self.set_status(RegistrationStatus::Registered);
@@ -589,6 +789,8 @@ impl NodeTask {
                 let _ = reply.send(Ok(()));
                 false
             }
+            // The node is looked at once it is back.
+            Some(Command::Check) => false,
         }
     }
 
@@ -599,7 +801,7 @@ impl NodeTask {
             Err(ZkError::NoAuth) => {
                 let ops = [
                     Op::delete(self.path.clone(), None),
-                    Op::create(self.path.clone(), data.to_vec(), ephemeral(&self.acl)),
+                    Op::create(self.path.clone(), data.to_vec(), (*self.create).clone()),
                 ];
                 client.multi(&ops).await.map(drop).map_err(Error::from)
             }
@@ -618,6 +820,7 @@ impl NodeTask {
                 Command::SetProperties(_, reply) => {
                     let _ = reply.send(Err(ZkError::NoNode.into()));
                 }
+                Command::Check => {}
             }
         }
     }

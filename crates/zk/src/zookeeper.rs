@@ -80,6 +80,8 @@ pub(crate) struct Shared {
     pub(crate) connection_string: String,
     /// Authentication replayed on every new session.
     pub(crate) auth: Mutex<Vec<(String, Vec<u8>)>>,
+    /// The registrations' shared parent watches.
+    pub(crate) parent_watches: crate::parent_watch::ParentWatches,
 }
 
 impl std::fmt::Debug for Shared {
@@ -192,6 +194,7 @@ impl ZooKeeper {
             previous_sessions: Mutex::new(Vec::new()),
             connection_string: connection_string.to_owned(),
             auth: Mutex::new(options.auth.clone()),
+            parent_watches: Default::default(),
         });
         let (close, close_rx) = mpsc::unbounded_channel();
         tokio::spawn(supervise(shared.clone(), gen_tx, close_rx, options, config));

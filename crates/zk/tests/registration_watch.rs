@@ -1,0 +1,244 @@
+//! How registrations notice their nodes' deletion, against a real ZooKeeper server: the shared
+//! persistent recursive watch on the parent (`SharedWatch::Always` here: the default shares on
+//! 3.9+ only, and the test server is 3.8) and a watch per node (`SharedWatch::Never`, and what
+//! the default does on 3.8), including deletions made while the client was disconnected,
+//! which persistent watches get no catch-up for.
+
+use std::time::Duration;
+
+use zc_zk::zk_session::{self, CreateOptions, SessionState, WatcherType};
+use zc_zk::{
+    PropertyMap, RegisterOptions, RegistrationStatus, SharedWatch, ZooKeeper, ZooKeeperOptions,
+};
+use zk_testkit::{FaultProxy, shared_server, unique_path};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn options(shared_watch: SharedWatch) -> RegisterOptions {
+    RegisterOptions {
+        shared_watch,
+        ..RegisterOptions::default()
+    }
+}
+
+async fn connect_to(connect_string: &str) -> ZooKeeper {
+    ZooKeeper::connect_with(
+        connect_string,
+        ZooKeeperOptions {
+            session_timeout: Duration::from_secs(10),
+            ..ZooKeeperOptions::default()
+        },
+    )
+    .await
+    .expect("connect")
+}
+
+/// A fresh parent for registrations.
+async fn parent(zk: &ZooKeeper, name: &str) -> String {
+    let path = unique_path(name);
+    zk.client()
+        .create(&path, b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    path
+}
+
+/// Whether the server holds a watch of `kind` on `path` for `zk`'s session (3.8 answers
+/// checkWatches for the persistent types with a MarshallingError; `Any` finds them).
+async fn server_watches(zk: &ZooKeeper, path: &str, kind: WatcherType) -> bool {
+    match zk.client().check_watches(path, kind).await {
+        Ok(()) => true,
+        Err(zk_session::Error::NoWatcher) => false,
+        Err(e) => panic!("checkWatches {path}: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn registrations_under_one_parent_share_one_watch_and_each_notices_its_own_deletion() {
+    let zk = connect_to(&shared_server().connect_string()).await;
+    let path = parent(&zk, "sharedwatch").await;
+    let mut regs = Vec::new();
+    for port in 1..=3 {
+        let r = zk
+            .register_server_with(
+                &path,
+                ("h", port),
+                PropertyMap::new(),
+                options(SharedWatch::Always),
+            )
+            .await
+            .unwrap();
+        regs.push(r);
+    }
+    assert!(server_watches(&zk, &path, WatcherType::Any).await);
+    for r in &regs {
+        assert!(
+            !server_watches(&zk, &r.paths()[0], WatcherType::Data).await,
+            "no watch per node"
+        );
+    }
+    let other = connect_to(&shared_server().connect_string()).await;
+    other
+        .client()
+        .delete(&regs[1].paths()[0], None)
+        .await
+        .unwrap();
+    regs[1]
+        .wait_for_status(WAIT, |s| *s == RegistrationStatus::Removed)
+        .await
+        .unwrap();
+    // The others' nodes are untouched and still theirs.
+    zk.client().sync("/").await.unwrap();
+    for r in [&regs[0], &regs[2]] {
+        assert_eq!(r.status(), RegistrationStatus::Registered);
+        let stat = other.client().exists(&r.paths()[0]).await.unwrap();
+        assert_eq!(stat.map(|s| s.ephemeral_owner), Some(zk.session_id()));
+    }
+    other.close().await;
+    zk.close().await;
+}
+
+#[tokio::test]
+async fn without_the_shared_watch_each_node_is_watched_and_its_deletion_noticed() {
+    let zk = connect_to(&shared_server().connect_string()).await;
+    let path = parent(&zk, "pernode").await;
+    let r = zk
+        .register_server_with(
+            &path,
+            ("h", 1),
+            PropertyMap::new(),
+            options(SharedWatch::Never),
+        )
+        .await
+        .unwrap();
+    assert!(server_watches(&zk, &r.paths()[0], WatcherType::Data).await);
+    assert!(!server_watches(&zk, &path, WatcherType::Any).await);
+    let other = connect_to(&shared_server().connect_string()).await;
+    other.client().delete(&r.paths()[0], None).await.unwrap();
+    r.wait_for_status(WAIT, |s| *s == RegistrationStatus::Removed)
+        .await
+        .unwrap();
+    other.close().await;
+    zk.close().await;
+}
+
+#[tokio::test]
+async fn a_deletion_while_disconnected_is_noticed_after_the_reconnect() {
+    for shared_watch in [SharedWatch::Always, SharedWatch::Never] {
+        let proxy = FaultProxy::start(shared_server().addr()).unwrap();
+        let zk = connect_to(&proxy.connect_string()).await;
+        let path = parent(&zk, "awaydelete").await;
+        let gone = zk
+            .register_server_with(&path, ("h", 1), PropertyMap::new(), options(shared_watch))
+            .await
+            .unwrap();
+        let kept = zk
+            .register_server_with(&path, ("h", 2), PropertyMap::new(), options(shared_watch))
+            .await
+            .unwrap();
+        let id = zk.session_id();
+        let mut events = zk.session_events();
+        proxy.refuse_new(true);
+        proxy.cut();
+        tokio::time::timeout(WAIT, async {
+            while let Some(ev) = events.next().await {
+                if ev.state == SessionState::Disconnected {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("disconnected");
+        let other = connect_to(&shared_server().connect_string()).await;
+        other.client().delete(&gone.paths()[0], None).await.unwrap();
+        proxy.refuse_new(false);
+        gone.wait_for_status(WAIT, |s| *s == RegistrationStatus::Removed)
+            .await
+            .unwrap_or_else(|_| panic!("removal seen ({shared_watch:?})"));
+        assert_eq!(zk.session_id(), id, "the same session");
+        zk.client().sync("/").await.unwrap();
+        assert_eq!(kept.status(), RegistrationStatus::Registered);
+        let stat = other.client().exists(&kept.paths()[0]).await.unwrap();
+        assert_eq!(stat.map(|s| s.ephemeral_owner), Some(id));
+        assert_eq!(other.client().exists(&gone.paths()[0]).await.unwrap(), None);
+        other.close().await;
+        zk.close().await;
+    }
+}
+
+#[tokio::test]
+async fn the_shared_watch_goes_with_the_last_registration_under_its_parent() {
+    let zk = connect_to(&shared_server().connect_string()).await;
+    let path = parent(&zk, "watchgoes").await;
+    let a = zk
+        .register_server_with(
+            &path,
+            ("h", 1),
+            PropertyMap::new(),
+            options(SharedWatch::Always),
+        )
+        .await
+        .unwrap();
+    let b = zk
+        .register_server_with(
+            &path,
+            ("h", 2),
+            PropertyMap::new(),
+            options(SharedWatch::Always),
+        )
+        .await
+        .unwrap();
+    a.unregister().await.unwrap();
+    zk.client().sync("/").await.unwrap();
+    assert!(server_watches(&zk, &path, WatcherType::Any).await);
+    b.unregister().await.unwrap();
+    tokio::time::timeout(WAIT, async {
+        while server_watches(&zk, &path, WatcherType::Any).await {
+            zk.client().sync("/").await.unwrap();
+        }
+    })
+    .await
+    .expect("the parent watch is removed");
+    // A new registration sets it again.
+    let c = zk
+        .register_server_with(
+            &path,
+            ("h", 3),
+            PropertyMap::new(),
+            options(SharedWatch::Always),
+        )
+        .await
+        .unwrap();
+    assert!(server_watches(&zk, &path, WatcherType::Any).await);
+    drop(c);
+    zk.close().await;
+}
+
+#[tokio::test]
+async fn by_default_a_3_8_server_gets_a_watch_per_node_which_a_children_view_of_the_parent_keeps() {
+    // ZOOKEEPER-4466: before 3.9 a recursive watch on the parent would silence the view's
+    // children watch of the same session, or the other way round.
+    let zk = connect_to(&shared_server().connect_string()).await;
+    let path = parent(&zk, "defaultwatch").await;
+    let view = zk.children(&path).await.unwrap();
+    let a = zk
+        .register_server(&path, ("h", 1), PropertyMap::new())
+        .await
+        .unwrap();
+    view.wait_for(WAIT, |n| n.len() == 1).await.unwrap();
+    let b = zk
+        .register_server(&path, ("h", 2), PropertyMap::new())
+        .await
+        .unwrap();
+    view.wait_for(WAIT, |n| n.len() == 2).await.unwrap();
+    assert!(server_watches(&zk, &a.paths()[0], WatcherType::Data).await);
+    let other = connect_to(&shared_server().connect_string()).await;
+    other.client().delete(&b.paths()[0], None).await.unwrap();
+    b.wait_for_status(WAIT, |s| *s == RegistrationStatus::Removed)
+        .await
+        .unwrap();
+    view.wait_for(WAIT, |n| n.len() == 1).await.unwrap();
+    other.close().await;
+    drop(a);
+    zk.close().await;
+}
