@@ -323,7 +323,7 @@ impl Registration {
     /// # Errors
     /// `NoNode` when the node is gone; `NoAuth`; the connection errors.
     pub async fn set_properties(&self, mut properties: PropertyMap) -> Result<()> {
-        properties.insert("pid".to_owned(), Value::from(std::process::id()));
+        properties.insert("pid".to_owned(), Value::from(process_id()));
         for node in &self.nodes {
             let (tx, rx) = oneshot::channel();
             node.link
