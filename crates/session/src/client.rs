@@ -327,6 +327,7 @@ impl Client {
             events,
             credentials,
             server_version: std::sync::Mutex::new(None),
+            server_version_number: std::sync::atomic::AtomicU64::new(0),
             last_connect_error: std::sync::Mutex::new(None),
             last_zxid,
         });
@@ -412,6 +413,22 @@ impl Client {
             .lock()
             .ok()
             .and_then(|v| v.clone())
+    }
+
+    /// Whether the server is known (from the version probe) to be `version` or newer; false
+    /// until probed. Cheap: no lock, no parsing.
+    pub fn server_is_at_least(&self, version: (u32, u32, u32)) -> bool {
+        let packed = self
+            .inner
+            .shared
+            .server_version_number
+            .load(Ordering::Relaxed);
+        let known = (
+            (packed >> 32) as u32,
+            ((packed >> 16) & 0xffff) as u32,
+            (packed & 0xffff) as u32,
+        );
+        packed != 0 && known >= version
     }
 
     /// State changes from now on.

@@ -146,6 +146,9 @@ pub(crate) struct Shared {
     pub(crate) last_connect_error: std::sync::Mutex<Option<(String, bool)>>,
     /// The server's version line from `srvr`, once probed.
     pub(crate) server_version: std::sync::Mutex<Option<String>>,
+    /// The same as numbers, `major << 32 | minor << 16 | patch` (0 until probed), for
+    /// lock-free checks.
+    pub(crate) server_version_number: std::sync::atomic::AtomicU64,
     /// The session's last seen zxid, refreshed on every turn of the driver loop.
     pub(crate) last_zxid: std::sync::atomic::AtomicI64,
 }
@@ -492,6 +495,13 @@ pub(crate) async fn run(
                 if let Some(version) = result {
                     if let Some(parsed) = crate::session::parse_version(&version) {
                         session.handle_server_version(parsed);
+                        let (major, minor, patch) = parsed;
+                        let packed = u64::from(major) << 32
+                            | u64::from(minor.min(0xffff)) << 16
+                            | u64::from(patch.min(0xffff));
+                        shared
+                            .server_version_number
+                            .store(packed, std::sync::atomic::Ordering::Relaxed);
                     }
                     if let Ok(mut slot) = shared.server_version.lock() {
                         *slot = Some(version);

@@ -590,6 +590,13 @@ async fn the_server_version_is_probed_after_connecting() {
         "{:?}",
         c.server_version()
     );
+    // The numbers agree with the line (the test server is 3.8).
+    let line = c.server_version().unwrap();
+    let parsed = zk_session::session::parse_version(&line).unwrap();
+    assert!(c.server_is_at_least(parsed));
+    assert!(c.server_is_at_least((3, 0, 0)));
+    assert!(!c.server_is_at_least((parsed.0, parsed.1, parsed.2 + 1)));
+    assert!(!c.server_is_at_least((4, 0, 0)));
     c.close().await;
 }
 

@@ -78,10 +78,7 @@ impl SharedWatch {
         match self {
             SharedWatch::Never => false,
             SharedWatch::Always => true,
-            SharedWatch::Auto => client
-                .server_version()
-                .and_then(|v| zk_session::session::parse_version(&v))
-                .is_some_and(|v| v >= (3, 9, 0)),
+            SharedWatch::Auto => client.server_is_at_least((3, 9, 0)),
         }
     }
 }
