@@ -19,6 +19,25 @@ use crate::low_water::{self, LowWater};
 use crate::session::{Action, Event, OutgoingRequest, Reply, Session};
 use crate::watches::{WatchKind, WatchedEvent, WatcherId};
 
+/// Writes what the socket takes of `wbuf` without waiting (the rest waits for the loop's
+/// write branch).
+fn write_now(w: &mut Writer, wbuf: &mut BytesMut) -> io::Result<()> {
+    use bytes::Buf;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+    // A no-op waker: if the socket is full, the loop's write branch polls again with its own.
+    let mut cx = Context::from_waker(Waker::noop());
+    while !wbuf.is_empty() {
+        match Pin::new(&mut *w).poll_write(&mut cx, wbuf) {
+            Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+            Poll::Ready(Ok(n)) => wbuf.advance(n),
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Pending => break,
+        }
+    }
+    Ok(())
+}
+
 /// Where a watcher's events go.
 #[derive(Debug)]
 pub(crate) enum WatchSink {
@@ -348,6 +367,20 @@ pub(crate) async fn run(
                 wbuf.extend_from_slice(&bytes);
             }
         }
+        // The write goes out now, not after another turn of the loop: every command waiting
+        // was taken already (the batch below drains the channel), so waiting would batch
+        // nothing more, and a turn of the loop polls every source once again.
+        if let Some(w) = writer.as_mut().filter(|_| !wbuf.is_empty()) {
+            if let Err(e) = write_now(w, &mut wbuf) {
+                debug!(target: "zookeeper", error = %e, "write failed");
+                reader = None;
+                writer = None;
+                low_water = LowWater::default();
+                wbuf.clear();
+                session.handle_disconnected(conn_id, now());
+                continue;
+            }
+        }
         while let Some(event) = session.poll_event() {
             if probe && !probing && session.server_version().is_none() {
                 if let (Event::State(ev), Some(addr)) = (&event, peer) {
@@ -490,7 +523,7 @@ pub(crate) async fn run(
                 lw_armed = None;
                 low_water.on_deadline(now());
             }
-            Some(result) = probe_rx.recv() => {
+            Some(result) = probe_rx.recv(), if probing => {
                 probing = false;
                 if let Some(version) = result {
                     if let Some(parsed) = crate::session::parse_version(&version) {
