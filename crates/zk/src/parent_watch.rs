@@ -132,6 +132,18 @@ impl ParentWatch {
     /// [`Acquired::Start`]): true when it is set. Polled before the create it covers (as in
     /// `join!(start, create)`), so that the server sees the addWatch first.
     pub(crate) async fn start(self: &Arc<Self>, watches: &ParentWatches, client: &Client) -> bool {
+        // A start abandoned midway (its caller's future dropped) must not leave the
+        // registrations waiting for it hanging: it settles as unavailable.
+        struct Abandoned<'a>(Option<&'a ParentWatch>);
+        impl Drop for Abandoned<'_> {
+            fn drop(&mut self) {
+                if let Some(watch) = self.0 {
+                    *lock(&watch.state) = State::Unavailable;
+                    watch.settled.notify_waiters();
+                }
+            }
+        }
+        let mut abandoned = Abandoned(Some(self));
         // Only deletions matter; the server's other events (the creates' own among them) are
         // dropped as they arrive.
         let deletions = client.add_watch_for(&self.parent, true, &[EventType::NodeDeleted]);
@@ -151,6 +163,7 @@ impl ParentWatch {
                 State::Unavailable
             }
         };
+        abandoned.0 = None;
         *lock(&self.state) = state;
         self.settled.notify_waiters();
         state == State::Ready

@@ -242,3 +242,44 @@ async fn by_default_a_3_8_server_gets_a_watch_per_node_which_a_children_view_of_
     drop(a);
     zk.close().await;
 }
+
+#[tokio::test]
+async fn a_registration_abandoned_while_setting_the_shared_watch_does_not_hang_the_next() {
+    let zk = connect_to(&shared_server().connect_string()).await;
+    let path = parent(&zk, "abandoned").await;
+    let mut first = Box::pin(zk.register_server_with(
+        &path,
+        ("h", 1),
+        PropertyMap::new(),
+        options(SharedWatch::Always),
+    ));
+    // One poll: it starts the parent's watch (the addWatch is sent) and waits for the server.
+    assert!(
+        tokio::time::timeout(Duration::ZERO, &mut first)
+            .await
+            .is_err()
+    );
+    let second = {
+        let zk = zk.clone();
+        let path = path.clone();
+        tokio::spawn(async move {
+            zk.register_server_with(
+                &path,
+                ("h", 2),
+                PropertyMap::new(),
+                options(SharedWatch::Always),
+            )
+            .await
+        })
+    };
+    // The second waits for the first's watch; then the first is abandoned.
+    tokio::task::yield_now().await;
+    drop(first);
+    let second = tokio::time::timeout(WAIT, second)
+        .await
+        .expect("the second registration does not hang")
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.status(), RegistrationStatus::Registered);
+    zk.close().await;
+}
