@@ -51,8 +51,11 @@ const WITHOUT_MARK_FASTER: f64 = 1.20;
 /// alternate, and the bytes read per second in each decide for the next [`VERDICT`]. On some
 /// machines a raised mark keeps one session's throughput (and saves most of its wake-ups), on
 /// others it lowered it by 40% (PERFORMANCE.md); a trial tells them apart where the client
-/// runs. A trial is abandoned when the mark falls to the floor (too few requests in flight
-/// for it to matter) and starts again when it rises.
+/// runs. A trial is abandoned when the mark stays at the floor (too few requests in flight
+/// for it to matter) for an epoch, and starts again when it rises. A shorter fall does not
+/// end it: a read that takes every reply in flight drops the mark to the floor until the
+/// callers send again, which on a busy machine happens at nearly every read, and a trial
+/// that restarted each time (with the mark, as every trial opens) never reached a verdict.
 ///
 /// [`ReadCoalescing::Adaptive`]: crate::ReadCoalescing::Adaptive
 #[derive(Debug, Default)]
@@ -75,6 +78,8 @@ enum Trial {
         with: (u64, Duration),
         without: (u64, Duration),
         epochs: u32,
+        /// Since when the mark has not been wanted, if it is not now.
+        unwanted_since: Option<Instant>,
     },
     /// Decided: the mark is used (or not) until `until`.
     Verdict { mark: bool, until: Instant },
@@ -91,8 +96,11 @@ impl Governor {
     /// Whether to use the mark now, given whether the session wants one above the floor.
     pub(crate) fn use_mark(&mut self, wanted: bool, now: Instant) -> bool {
         if !wanted {
-            if matches!(self.state, Trial::Running { .. }) {
-                self.state = Trial::Idle;
+            if let Trial::Running { unwanted_since, .. } = &mut self.state {
+                let since = *unwanted_since.get_or_insert(now);
+                if now.saturating_duration_since(since) >= EPOCH {
+                    self.state = Trial::Idle;
+                }
             }
             return false;
         }
@@ -106,6 +114,7 @@ impl Governor {
                     with: (0, Duration::ZERO),
                     without: (0, Duration::ZERO),
                     epochs: 0,
+                    unwanted_since: None,
                 };
                 true
             }
@@ -116,7 +125,9 @@ impl Governor {
                 with,
                 without,
                 epochs,
+                unwanted_since,
             } => {
+                *unwanted_since = None;
                 let took = now.saturating_duration_since(*began);
                 if took < EPOCH {
                     return *mark;
@@ -363,19 +374,39 @@ mod tests {
     }
 
     #[test]
-    fn a_trial_is_abandoned_when_the_mark_falls_to_the_floor() {
+    fn a_trial_is_abandoned_when_the_mark_stays_at_the_floor_for_an_epoch() {
         let mut g = Governor::default();
         let t0 = Instant::now();
         // Part way through, with the epochs without the mark much faster so far...
         drive(&mut g, t0, TRIAL_MS / 2 + 10, 10, 100);
-        // ...the window shrinks: no mark is wanted, and none is used.
+        // ...the window shrinks for a whole epoch: no mark is wanted, and none is used.
         let mid = t0 + Duration::from_millis(TRIAL_MS / 2 + 10);
         assert!(!g.use_mark(false, mid));
+        assert!(!g.use_mark(false, mid + EPOCH));
         // When it grows again a fresh trial starts, with the mark, and the old epochs are
         // forgotten: this one finds the mark no slower.
-        let back = mid + Duration::from_millis(5);
+        let back = mid + EPOCH + Duration::from_millis(5);
         let after = after_a_trial(&mut g, back, 100, 100, 100);
         assert!(after.iter().all(|&m| m));
+    }
+
+    #[test]
+    fn a_trial_goes_on_through_brief_falls_to_the_floor_and_reaches_its_verdict() {
+        let mut g = Governor::default();
+        let mut t = Instant::now();
+        // Without the mark much faster; after every millisecond the window drains for a
+        // moment (a read took every reply in flight), as on a busy machine.
+        let mut after = Vec::new();
+        for ms in 0..TRIAL_MS + 200 {
+            let mark = g.use_mark(true, t);
+            g.on_read(if mark { 40 } else { 100 });
+            assert!(!g.use_mark(false, t + Duration::from_micros(200)));
+            if ms > TRIAL_MS + 10 {
+                after.push(mark);
+            }
+            t += Duration::from_millis(1);
+        }
+        assert!(after.iter().all(|&m| !m), "the verdict drops the mark");
     }
 
     #[test]
