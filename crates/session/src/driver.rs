@@ -19,6 +19,19 @@ use crate::low_water::{self, LowWater};
 use crate::session::{Action, Event, OutgoingRequest, Reply, Session};
 use crate::watches::{WatchKind, WatchedEvent, WatcherId};
 
+/// Drops the connection's halves, its receive mark and the bytes waiting to be written.
+fn forget_connection(
+    reader: &mut Option<Reader>,
+    writer: &mut Option<Writer>,
+    low_water: &mut LowWater,
+    wbuf: &mut BytesMut,
+) {
+    *reader = None;
+    *writer = None;
+    *low_water = LowWater::default();
+    wbuf.clear();
+}
+
 /// Writes what the socket takes of `wbuf` without waiting (the rest waits for the loop's
 /// write branch).
 fn write_now(w: &mut Writer, wbuf: &mut BytesMut) -> io::Result<()> {
@@ -347,18 +360,12 @@ pub(crate) async fn run(
         while let Some(action) = session.poll_action() {
             match action {
                 Action::Connect { id, host } => {
-                    reader = None;
-                    writer = None;
-                    low_water = LowWater::default();
-                    wbuf.clear();
+                    forget_connection(&mut reader, &mut writer, &mut low_water, &mut wbuf);
                     connecting = Some((id, Box::pin(connect(host, tls.clone(), use_low_water))));
                 }
                 Action::Disconnect => {
-                    reader = None;
-                    writer = None;
-                    low_water = LowWater::default();
+                    forget_connection(&mut reader, &mut writer, &mut low_water, &mut wbuf);
                     connecting = None;
-                    wbuf.clear();
                 }
             }
         }
@@ -373,10 +380,7 @@ pub(crate) async fn run(
         if let Some(w) = writer.as_mut().filter(|_| !wbuf.is_empty()) {
             if let Err(e) = write_now(w, &mut wbuf) {
                 debug!(target: "zookeeper", error = %e, "write failed");
-                reader = None;
-                writer = None;
-                low_water = LowWater::default();
-                wbuf.clear();
+                forget_connection(&mut reader, &mut writer, &mut low_water, &mut wbuf);
                 session.handle_disconnected(conn_id, now());
                 continue;
             }
@@ -442,10 +446,7 @@ pub(crate) async fn run(
                         if let Err(e) = &result {
                             debug!(target: "zookeeper", error = %e, "read failed");
                         }
-                        reader = None;
-                        writer = None;
-                        low_water = LowWater::default();
-                        wbuf.clear();
+                        forget_connection(&mut reader, &mut writer, &mut low_water, &mut wbuf);
                         session.handle_disconnected(conn_id, now());
                     }
                     Ok(n) => {
@@ -512,10 +513,7 @@ pub(crate) async fn run(
             } => {
                 if let Err(e) = result {
                     debug!(target: "zookeeper", error = %e, "write failed");
-                    reader = None;
-                    writer = None;
-                    low_water = LowWater::default();
-                    wbuf.clear();
+                    forget_connection(&mut reader, &mut writer, &mut low_water, &mut wbuf);
                     session.handle_disconnected(conn_id, now());
                 }
             }

@@ -50,13 +50,15 @@ use crate::zookeeper::{Shared, ZooKeeper};
 /// How many links one resolution may follow before it is called a loop.
 const MAX_LINKS: usize = 256;
 
-/// `parent/name`, with the root handled.
+/// `parent/name`, with the root handled. Built by hand: registrations make one per node, and
+/// `format!` pads every piece through the formatter.
 pub(crate) fn join(parent: &str, name: &str) -> String {
-    if parent == "/" || parent.is_empty() {
-        format!("/{name}")
-    } else {
-        format!("{parent}/{name}")
-    }
+    let parent = if parent == "/" { "" } else { parent };
+    let mut path = String::with_capacity(parent.len() + 1 + name.len());
+    path.push_str(parent);
+    path.push('/');
+    path.push_str(name);
+    path
 }
 
 /// The parent of a normalised path (`/` for top-level paths and for `/`) and its last segment.

@@ -253,23 +253,3 @@ async fn dispatch(
         }
     }
 }
-
-/// The parent of a node path (`/` for a child of the root).
-pub(crate) fn parent_of(path: &str) -> &str {
-    match path.rfind('/') {
-        Some(0) | None => "/",
-        Some(i) => &path[..i],
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parents_of_node_paths() {
-        assert_eq!(parent_of("/a"), "/");
-        assert_eq!(parent_of("/a/b"), "/a");
-        assert_eq!(parent_of("/a/b/127.0.0.1:80"), "/a/b");
-    }
-}

@@ -26,8 +26,9 @@ use crate::address::Address;
 use crate::children::wait_generation;
 use crate::data::{self, PropertyMap};
 use crate::error::{Error, Result};
+use crate::links::split;
 use crate::node_link::{self, NodeHandle, Poker, StatusSetter};
-use crate::parent_watch::{Acquired, Interest, parent_of};
+use crate::parent_watch::{Acquired, Interest};
 use crate::zookeeper::{Generation, Shared, ZooKeeper};
 
 /// The task's end of a node's commands.
@@ -211,7 +212,7 @@ impl ZooKeeper {
             let generation = self.shared.current();
             let (link, status, command_rx) = node_link::link(RegistrationStatus::Registered);
             let (node_path, created) = loop {
-                let node_path = child_path(&base, &name);
+                let node_path = crate::links::join(&base, &name);
                 let target = Target {
                     path: &node_path,
                     data: &data,
@@ -361,16 +362,6 @@ async fn delete_node(client: &Client, path: &str) -> Result<()> {
     }
 }
 
-/// `name` under `parent` (`/name` under the root).
-fn child_path(parent: &str, name: &str) -> String {
-    let parent = if parent == "/" { "" } else { parent };
-    let mut path = String::with_capacity(parent.len() + 1 + name.len());
-    path.push_str(parent);
-    path.push('/');
-    path.push_str(name);
-    path
-}
-
 /// This process's id, read once (`std::process::id` is a system call each time).
 fn process_id() -> u32 {
     static PID: OnceLock<u32> = OnceLock::new();
@@ -404,7 +395,7 @@ async fn create_watched(
     poker: impl Fn() -> Poker<Command>,
 ) -> Result<NodeWatch> {
     let client = &generation.client;
-    let parent = parent_of(target.path);
+    let (parent, _) = split(target.path);
     match shared
         .parent_watches
         .acquire(generation.number, parent)
@@ -674,7 +665,7 @@ impl NodeTask {
         }
         let watches = &self.shared.parent_watches;
         let watch = match watches
-            .acquire(generation.number, parent_of(&self.path))
+            .acquire(generation.number, split(&self.path).0)
             .await
         {
             Acquired::Ready(watch) => watch,
