@@ -288,7 +288,12 @@ pub async fn run_async<Z: Zk>(
             let z = Z::connect(server).await?;
             pipelined(&z, &paths.small, 64, p.dur / 5).await?;
             let (user0, sys0) = measure::user_sys();
-            for depth in [1usize, 16, 64, 256] {
+            // ZKB_DEPTHS=a,b (an experiment): only these depths.
+            let depths: Vec<usize> = std::env::var("ZKB_DEPTHS")
+                .ok()
+                .map(|d| d.split(',').filter_map(|x| x.parse().ok()).collect())
+                .unwrap_or_else(|| vec![1, 16, 64, 256]);
+            for depth in depths {
                 let cpu0 = measure::cpu_time();
                 let (done, elapsed) = pipelined(&z, &paths.small, depth, p.dur).await?;
                 let cpu = measure::cpu_time() - cpu0;
@@ -954,4 +959,79 @@ pub fn run_blocking<Z: BlockingZk>(
         other => return Err(format!("unknown workload {other}")),
     }
     Ok(m)
+}
+
+/// An experiment (not in the table): two sessions of ours, one with the receive mark always
+/// (`ReadCoalescing::Expected`) and one without (`Off`), used in turn for short slices at the
+/// same depth (`ZKB_DEPTH`, default 64), so that the machine's drift falls on both alike;
+/// reports each one's ops/s and CPU per op over all its slices.
+pub async fn ab_mark(server: &str, paths: &Paths, p: Params) -> R<Metrics> {
+    let depth: usize = std::env::var("ZKB_DEPTH")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(64);
+    let slices: usize = std::env::var("ZKB_SLICES")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(20);
+    let connect = |mode| async move {
+        let config = zk_session::SessionConfig {
+            read_coalescing: mode,
+            ..Default::default()
+        };
+        zk_session::Client::connect_with(server, config)
+            .await
+            .map_err(|e| format!("{e:?}"))
+    };
+    let with = connect(zk_session::ReadCoalescing::Expected).await?;
+    let without = connect(zk_session::ReadCoalescing::Off).await?;
+    let slice = p.dur * 4 / slices as u32;
+    let mut totals = [(0u64, Duration::ZERO, Duration::ZERO); 2];
+    for client in [&with, &without] {
+        pipelined_session(client, &paths.small, depth, slice / 2).await?;
+    }
+    for i in 0..slices * 2 {
+        let k = i % 2;
+        let client = if k == 0 { &with } else { &without };
+        let cpu0 = measure::cpu_time();
+        let (done, elapsed) = pipelined_session(client, &paths.small, depth, slice).await?;
+        let t = &mut totals[k];
+        t.0 += done;
+        t.1 += elapsed;
+        t.2 += measure::cpu_time() - cpu0;
+    }
+    let mut m = Metrics::new();
+    for (name, (done, elapsed, cpu)) in ["mark", "nomark"].iter().zip(totals) {
+        m.push((
+            format!("{name}{depth}_ops_s"),
+            done as f64 / elapsed.as_secs_f64(),
+        ));
+        m.push((format!("{name}{depth}_cpu_us"), us(cpu) / done as f64));
+    }
+    with.close().await;
+    without.close().await;
+    Ok(m)
+}
+
+async fn pipelined_session(
+    z: &zk_session::Client,
+    path: &str,
+    depth: usize,
+    dur: Duration,
+) -> R<(u64, Duration)> {
+    let mut inflight = FuturesUnordered::new();
+    let start = Instant::now();
+    let deadline = start + dur;
+    for _ in 0..depth {
+        inflight.push(z.get_data(path));
+    }
+    let mut done = 0u64;
+    while let Some(r) = inflight.next().await {
+        r.map_err(|e| format!("{e:?}"))?;
+        done += 1;
+        if Instant::now() < deadline {
+            inflight.push(z.get_data(path));
+        }
+    }
+    Ok((done, start.elapsed()))
 }
