@@ -343,12 +343,17 @@ pub async fn run_async<Z: Zk>(
         "fixed64" => {
             // For profilers (callgrind, strace): exactly `seq_n` × 4 get_data calls, 64 in
             // flight, after a warm-up of 1,000.
+            // ZKB_DEPTH (an experiment): another number in flight.
+            let depth: usize = std::env::var("ZKB_DEPTH")
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(64);
             let z = Z::connect(server).await?;
-            fixed_pipelined(&z, &paths.small, 64, 1000).await?;
+            fixed_pipelined(&z, &paths.small, depth, 1000).await?;
             let n = p.seq_n * 4;
             let cpu0 = measure::cpu_time();
             let t = Instant::now();
-            fixed_pipelined(&z, &paths.small, 64, n).await?;
+            fixed_pipelined(&z, &paths.small, depth, n).await?;
             m.push(("fixed_ops".into(), n as f64));
             m.push(("fixed_ops_s".into(), n as f64 / t.elapsed().as_secs_f64()));
             m.push((

@@ -419,7 +419,7 @@ pub(crate) async fn run(
             }
         }
         if reader.is_some() {
-            low_water.update(session.low_water_mark(), now());
+            low_water.update(session.low_water_mark(), now);
             // Moved with every read while the mark is up (a timer that fired early would be a
             // wake-up of its own, which is what the mark saves).
             if let Some(at) = low_water.deadline().map(tokio::time::Instant::from_std) {

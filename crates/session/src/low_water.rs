@@ -10,12 +10,9 @@
 //! due, so that bytes queued below the mark are read before any silence is judged. Neither is
 //! needed at the frame floor (20 bytes, or the rest of a partial frame: every frame is at
 //! least a length prefix and a reply header), where the mark sits between batches, so an
-//! idle or lightly used connection's mark does not change at all.
-//!
-//! The mark counts replies, but replies come at the server's pace: a [`Cap`] learnt from the
-//! guard's firings keeps it to what arrives well inside [`MAX_WAIT`], so that the guard stays
-//! the exception. And a mark a little below the one wanted is left alone (it only wakes a
-//! little sooner), which saves the syscall a mark following every reply would cost.
+//! idle or lightly used connection's mark does not change at all. A raised mark a little below
+//! the one wanted is left alone (it only wakes a little sooner), which saves the syscall a mark
+//! following every reply would cost.
 //!
 //! [`SessionConfig::read_coalescing`]: crate::SessionConfig::read_coalescing
 //! [`Session::low_water_mark`]: crate::Session::low_water_mark
@@ -37,14 +34,6 @@ const FRAME_FLOOR: usize = crate::session::MIN_REPLY_FRAME;
 /// The highest mark set: the kernel grows the receive buffer to twice the mark, so keep that
 /// modest.
 const MAX_MARK: usize = 64 * 1024;
-
-/// The lowest a [`Cap`] goes: about one small reply, where the mark batches little more than
-/// none would.
-const MIN_CAP: usize = 128;
-
-/// A mark met within this long after the last read (while the cap was what held it) may
-/// rise: replies come faster than it asks for.
-const QUICK: Duration = Duration::from_micros(250);
 
 /// How long each epoch of a [`Governor`]'s trial lasts.
 const EPOCH: Duration = Duration::from_millis(50);
@@ -99,6 +88,11 @@ enum Trial {
 }
 
 impl Governor {
+    /// Whether a trial is under way.
+    pub(crate) fn trial_running(&self) -> bool {
+        matches!(self.state, Trial::Running { .. })
+    }
+
     /// `n` bytes were read.
     pub(crate) fn on_read(&mut self, n: usize) {
         if let Trial::Running { bytes, .. } = &mut self.state {
@@ -174,43 +168,6 @@ impl Governor {
     }
 }
 
-/// How high the mark may go on this connection, learnt from how fast replies come: the
-/// session's mark counts replies (a quarter of those in flight), but when the server answers
-/// slowly those take longer than [`MAX_WAIT`] to come, the guard fires before the mark is
-/// met, and every read waits the whole guard: a stall per read that cost half of one
-/// session's throughput at 256 in flight (PERFORMANCE.md). So after a read the guard forced,
-/// the cap falls to a quarter of the bytes that came in that wait (what comes in about a
-/// quarter of it); after a mark the cap held was met within [`QUICK`], it rises by a quarter.
-/// In between it stays: the mark is met well inside the guard, and the guard rarely fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Cap(usize);
-
-impl Default for Cap {
-    fn default() -> Self {
-        Cap(MAX_MARK)
-    }
-}
-
-impl Cap {
-    /// The highest mark to set now.
-    pub(crate) fn get(self) -> usize {
-        self.0
-    }
-
-    /// The guard dropped the mark, and then `n` bytes were read: what came in its wait.
-    pub(crate) fn on_forced_read(&mut self, n: usize) {
-        self.0 = (n / 4).clamp(MIN_CAP, MAX_MARK);
-    }
-
-    /// A raised mark was met `waited` after the previous read; `binding`: the mark was the
-    /// cap (the session wanted more).
-    pub(crate) fn on_met(&mut self, waited: Duration, binding: bool) {
-        if binding && waited < QUICK {
-            self.0 = (self.0 + self.0 / 4).min(MAX_MARK);
-        }
-    }
-}
-
 /// Whether a socket whose mark is `current` should be moved to `want`. A raised mark a little
 /// below the one wanted (three quarters or more of it) only wakes a little sooner: kept, it
 /// saves the syscall a mark following every reply would cost (at 16 in flight, two per read).
@@ -250,12 +207,6 @@ pub(crate) struct LowWater {
     current: usize,
     /// The mark stays at 1 until the next read: set when a timer came due with the mark raised.
     hold: bool,
-    /// Set when the [`MAX_WAIT`] guard dropped the mark, until the next read.
-    forced: bool,
-    /// How high the mark may go.
-    cap: Cap,
-    /// Whether the mark set is the cap (the session wanted more).
-    capped: bool,
     /// The last read, or when the mark rose above the frame floor.
     since: Option<Instant>,
     /// Set for [`ReadCoalescing::Adaptive`](crate::ReadCoalescing::Adaptive): decides by
@@ -271,9 +222,6 @@ impl LowWater {
             fd,
             current: 1,
             hold: false,
-            forced: false,
-            cap: Cap::default(),
-            capped: false,
             since: None,
             governor: adaptive.then(Governor::default),
         }
@@ -286,16 +234,7 @@ impl LowWater {
 
     /// `n` bytes were read.
     pub(crate) fn on_read(&mut self, now: Instant, n: usize) {
-        if self.forced {
-            self.cap.on_forced_read(n);
-        } else if self.raised() {
-            let waited = self
-                .since
-                .map_or(Duration::MAX, |s| now.saturating_duration_since(s));
-            self.cap.on_met(waited, self.capped);
-        }
         self.hold = false;
-        self.forced = false;
         self.since = Some(now);
         if let Some(g) = &mut self.governor {
             g.on_read(n);
@@ -326,28 +265,31 @@ impl LowWater {
     pub(crate) fn on_deadline(&mut self, now: Instant) {
         if self.deadline().is_some_and(|d| d <= now) {
             self.hold = true;
-            self.forced = true;
         }
     }
 
     /// Moves the mark to `owed` bytes (1 while held), with a syscall only when it changes;
     /// stops using the mark after an error.
-    pub(crate) fn update(&mut self, owed: usize, now: Instant) {
+    /// `clock` is read only when the time matters (a mark rising, or a trial under way): at
+    /// one call at a time the mark stays at the floor and the clock is never read.
+    pub(crate) fn update(&mut self, owed: usize, clock: impl Fn() -> Instant) {
         let Some(fd) = &self.fd else {
             return;
         };
         let raised = owed > FRAME_FLOOR;
-        // The governor sees every update, floor included (that ends a trial under way).
-        let governed = self
-            .governor
-            .as_mut()
-            .is_none_or(|g| g.use_mark(raised, now));
+        let mut read = None;
+        let mut now = || *read.get_or_insert_with(&clock);
+        // The governor sees every update with the mark wanted, and at the floor while a trial
+        // is under way (that may end it); otherwise it has nothing to decide.
+        let governed = match self.governor.as_mut() {
+            Some(g) if raised || g.trial_running() => g.use_mark(raised, now()),
+            _ => true,
+        };
         let want = if self.hold || (raised && !governed) {
             1
         } else {
-            owed.clamp(1, self.cap.get())
+            owed.clamp(1, MAX_MARK)
         };
-        self.capped = raised && owed > self.cap.get();
         if !worth_changing(self.current, want) {
             return;
         }
@@ -362,7 +304,7 @@ impl LowWater {
             Ok(()) => {
                 if self.current <= FRAME_FLOOR {
                     // The guard's clock starts when the mark rises above the floor.
-                    self.since = Some(now);
+                    self.since = Some(now());
                 }
                 self.current = want;
             }
@@ -529,63 +471,6 @@ mod tests {
                 g.on_read(next(100_000) as usize);
             }
         }
-    }
-
-    #[test]
-    fn the_cap_starts_at_the_highest_mark() {
-        assert_eq!(Cap::default().get(), MAX_MARK);
-    }
-
-    #[test]
-    fn a_read_the_guard_forced_drops_the_cap_to_a_quarter_of_what_came_in_its_wait() {
-        let mut cap = Cap::default();
-        cap.on_forced_read(8_000);
-        assert_eq!(cap.get(), 2_000);
-        // Never below one small reply, never above the highest mark.
-        cap.on_forced_read(10);
-        assert_eq!(cap.get(), MIN_CAP);
-        cap.on_forced_read(usize::MAX);
-        assert_eq!(cap.get(), MAX_MARK);
-    }
-
-    #[test]
-    fn a_cap_met_quickly_rises_by_a_quarter_up_to_the_highest_mark() {
-        let mut cap = Cap::default();
-        cap.on_forced_read(4_000);
-        cap.on_met(Duration::from_micros(100), true);
-        assert_eq!(cap.get(), 1_250);
-        for _ in 0..100 {
-            cap.on_met(Duration::from_micros(100), true);
-        }
-        assert_eq!(cap.get(), MAX_MARK);
-    }
-
-    #[test]
-    fn a_cap_stays_when_met_slowly_or_when_it_did_not_hold_the_mark() {
-        let mut cap = Cap::default();
-        cap.on_forced_read(4_000);
-        // Met inside the guard but not quickly: the mark is about right.
-        cap.on_met(QUICK, true);
-        // Met quickly, but the session wanted no more than the cap allowed.
-        cap.on_met(Duration::from_micros(10), false);
-        assert_eq!(cap.get(), 1_000);
-    }
-
-    #[test]
-    fn the_guard_firing_marks_the_next_read_as_forced_and_that_read_sets_the_cap() {
-        let t0 = Instant::now();
-        let mut lw = LowWater::new(None, false);
-        // As if a mark of 4,000 bytes were set at t0 (update does nothing without a socket).
-        lw.current = 4_000;
-        lw.since = Some(t0);
-        lw.on_deadline(t0 + MAX_WAIT / 2);
-        assert!(!lw.forced, "the guard fires only after MAX_WAIT");
-        lw.on_deadline(t0 + MAX_WAIT);
-        assert!(lw.forced && lw.hold);
-        lw.current = 1;
-        lw.on_read(t0 + MAX_WAIT, 1_200);
-        assert_eq!(lw.cap.get(), 300);
-        assert!(!lw.forced && !lw.hold);
     }
 
     #[test]
