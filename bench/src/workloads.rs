@@ -966,10 +966,11 @@ pub fn run_blocking<Z: BlockingZk>(
     Ok(m)
 }
 
-/// An experiment (not in the table): two sessions of ours, one with the receive mark always
-/// (`ReadCoalescing::Expected`) and one without (`Off`), used in turn for short slices at the
-/// same depth (`ZKB_DEPTH`, default 64), so that the machine's drift falls on both alike;
-/// reports each one's ops/s and CPU per op over all its slices.
+/// An experiment (not in the table): three sessions of ours, one with the receive mark always
+/// (`ReadCoalescing::Expected`), one without (`Off`) and one deciding by trial (`Adaptive`,
+/// the default), used in turn for short slices (`ZKB_SLICES` each, default 20) at the same
+/// depth (`ZKB_DEPTH`, default 64), so that the machine's drift falls on all alike; reports
+/// each one's ops/s and CPU per op over all its slices.
 pub async fn ab_mark(server: &str, paths: &Paths, p: Params) -> R<Metrics> {
     let depth: usize = std::env::var("ZKB_DEPTH")
         .ok()
@@ -988,33 +989,42 @@ pub async fn ab_mark(server: &str, paths: &Paths, p: Params) -> R<Metrics> {
             .await
             .map_err(|e| format!("{e:?}"))
     };
-    let with = connect(zk_session::ReadCoalescing::Expected).await?;
-    let without = connect(zk_session::ReadCoalescing::Off).await?;
+    // The mark always on, never, and as the default decides by trial (its governor should
+    // follow whichever of the other two is faster).
+    let arms = [
+        ("mark", zk_session::ReadCoalescing::Expected),
+        ("nomark", zk_session::ReadCoalescing::Off),
+        ("adaptive", zk_session::ReadCoalescing::Adaptive),
+    ];
+    let mut clients = Vec::with_capacity(arms.len());
+    for (_, mode) in arms {
+        clients.push(connect(mode).await?);
+    }
     let slice = p.dur * 4 / slices as u32;
-    let mut totals = [(0u64, Duration::ZERO, Duration::ZERO); 2];
-    for client in [&with, &without] {
+    let mut totals = [(0u64, Duration::ZERO, Duration::ZERO); 3];
+    for client in &clients {
         pipelined_session(client, &paths.small, depth, slice / 2).await?;
     }
-    for i in 0..slices * 2 {
-        let k = i % 2;
-        let client = if k == 0 { &with } else { &without };
+    for i in 0..slices * arms.len() {
+        let k = i % arms.len();
         let cpu0 = measure::cpu_time();
-        let (done, elapsed) = pipelined_session(client, &paths.small, depth, slice).await?;
+        let (done, elapsed) = pipelined_session(&clients[k], &paths.small, depth, slice).await?;
         let t = &mut totals[k];
         t.0 += done;
         t.1 += elapsed;
         t.2 += measure::cpu_time() - cpu0;
     }
     let mut m = Metrics::new();
-    for (name, (done, elapsed, cpu)) in ["mark", "nomark"].iter().zip(totals) {
+    for ((name, _), (done, elapsed, cpu)) in arms.iter().zip(totals) {
         m.push((
             format!("{name}{depth}_ops_s"),
             done as f64 / elapsed.as_secs_f64(),
         ));
         m.push((format!("{name}{depth}_cpu_us"), us(cpu) / done as f64));
     }
-    with.close().await;
-    without.close().await;
+    for client in clients {
+        client.close().await;
+    }
     Ok(m)
 }
 

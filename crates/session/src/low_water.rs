@@ -53,8 +53,8 @@ const WITHOUT_MARK_FASTER: f64 = 1.20;
 /// alternate, and the bytes read per second in each decide for the next [`VERDICT`]. On some
 /// machines a raised mark keeps one session's throughput (and saves most of its wake-ups), on
 /// others it lowered it by 40% (PERFORMANCE.md); a trial tells them apart where the client
-/// runs. A trial is abandoned when the mark stays at the floor (too few requests in flight
-/// for it to matter) for an epoch, and starts again when it rises. A shorter fall does not
+/// runs. A trial is paused when the mark stays at the floor (too few requests in flight
+/// for it to matter) for an epoch, and goes on when it rises again. A shorter fall does not
 /// end it: a read that takes every reply in flight drops the mark to the floor until the
 /// callers send again, which on a busy machine happens at nearly every read, and a trial
 /// that restarted each time (with the mark, as every trial opens) never reached a verdict.
@@ -82,6 +82,21 @@ enum Trial {
         epochs: u32,
         /// Since when the mark has not been wanted, if it is not now.
         unwanted_since: Option<Instant>,
+        /// How many times the trial was paused.
+        pauses: u32,
+    },
+    /// Interrupted: the mark stayed at the floor for an epoch (the window drained: a burst of
+    /// requests ended). The finished epochs are kept, the unfinished one is not, and the trial
+    /// resumes with that epoch's choice when the mark is wanted again, if that is within a
+    /// verdict's time of the pause (else a new trial starts). Without this, bursts shorter
+    /// than a trial, a pause apart, never reached a verdict and paid for a trial all along.
+    Paused {
+        mark: bool,
+        with: (u64, Duration),
+        without: (u64, Duration),
+        epochs: u32,
+        pauses: u32,
+        since: Instant,
     },
     /// Decided: the mark is used (or not) until `until`.
     Verdict { mark: bool, until: Instant },
@@ -102,18 +117,46 @@ impl Governor {
 
     /// Whether to use the mark now, given whether the session wants one above the floor.
     pub(crate) fn use_mark(&mut self, wanted: bool, now: Instant) -> bool {
+        // The floor for an epoch pauses a trial. The governor hears of nothing while the
+        // connection is idle, so the first call after an idle spell (wanted or not) finds it.
+        if let Trial::Running {
+            unwanted_since: Some(since),
+            ..
+        } = self.state
+        {
+            if now.saturating_duration_since(since) >= EPOCH {
+                self.pause(now);
+            }
+        }
         if !wanted {
             if let Trial::Running { unwanted_since, .. } = &mut self.state {
-                let since = *unwanted_since.get_or_insert(now);
-                if now.saturating_duration_since(since) >= EPOCH {
-                    self.state = Trial::Idle;
-                }
+                unwanted_since.get_or_insert(now);
             }
             return false;
         }
         match &mut self.state {
             Trial::Verdict { mark, until } if now < *until => *mark,
-            Trial::Idle | Trial::Verdict { .. } => {
+            &mut Trial::Paused {
+                mark,
+                with,
+                without,
+                epochs,
+                pauses,
+                since,
+            } if now.saturating_duration_since(since) < VERDICT => {
+                self.state = Trial::Running {
+                    mark,
+                    began: now,
+                    bytes: 0,
+                    with,
+                    without,
+                    epochs,
+                    unwanted_since: None,
+                    pauses,
+                };
+                mark
+            }
+            Trial::Idle | Trial::Verdict { .. } | Trial::Paused { .. } => {
                 self.state = Trial::Running {
                     mark: true,
                     began: now,
@@ -122,6 +165,7 @@ impl Governor {
                     without: (0, Duration::ZERO),
                     epochs: 0,
                     unwanted_since: None,
+                    pauses: 0,
                 };
                 true
             }
@@ -133,6 +177,7 @@ impl Governor {
                 without,
                 epochs,
                 unwanted_since,
+                ..
             } => {
                 *unwanted_since = None;
                 let took = now.saturating_duration_since(*began);
@@ -164,6 +209,32 @@ impl Governor {
                 };
                 keep
             }
+        }
+    }
+    /// Pauses the running trial at `now`, dropping its unfinished epoch; a trial paused
+    /// [`TRIAL_EPOCHS`] times already is given up instead (so that every trial ends).
+    fn pause(&mut self, now: Instant) {
+        if let Trial::Running {
+            mark,
+            with,
+            without,
+            epochs,
+            pauses,
+            ..
+        } = self.state
+        {
+            self.state = if pauses < TRIAL_EPOCHS {
+                Trial::Paused {
+                    mark,
+                    with,
+                    without,
+                    epochs,
+                    pauses: pauses + 1,
+                    since: now,
+                }
+            } else {
+                Trial::Idle
+            };
         }
     }
 }
@@ -333,7 +404,8 @@ mod tests {
             .collect()
     }
 
-    const TRIAL_MS: u64 = EPOCH.as_millis() as u64 * TRIAL_EPOCHS as u64;
+    const EPOCH_MS: u64 = EPOCH.as_millis() as u64;
+    const TRIAL_MS: u64 = EPOCH_MS * TRIAL_EPOCHS as u64;
 
     /// A whole trial from `start` with `with`/`without` bytes per millisecond, then `ms` more
     /// milliseconds at the same rates; returns the choices made after the trial.
@@ -397,20 +469,75 @@ mod tests {
     }
 
     #[test]
-    fn a_trial_is_abandoned_when_the_mark_stays_at_the_floor_for_an_epoch() {
+    fn a_trial_paused_at_the_floor_goes_on_with_its_finished_epochs_when_the_mark_rises() {
         let mut g = Governor::default();
         let t0 = Instant::now();
-        // Part way through, with the epochs without the mark much faster so far...
+        // Part way through (four epochs done), with the epochs without the mark much faster...
         drive(&mut g, t0, TRIAL_MS / 2 + 10, 10, 100);
-        // ...the window shrinks for a whole epoch: no mark is wanted, and none is used.
+        // ...the window drains for longer than an epoch (a burst of requests ended): no mark
+        // is wanted, and none is used.
         let mid = t0 + Duration::from_millis(TRIAL_MS / 2 + 10);
         assert!(!g.use_mark(false, mid));
         assert!(!g.use_mark(false, mid + EPOCH));
-        // When it grows again a fresh trial starts, with the mark, and the old epochs are
-        // forgotten: this one finds the mark no slower.
-        let back = mid + EPOCH + Duration::from_millis(5);
+        assert!(matches!(g.state, Trial::Paused { epochs: 4, .. }));
+        // The next burst, half a second later, finishes the trial: four more epochs (and the
+        // one cut short, again) reach the verdict, which drops the mark.
+        let back = mid + Duration::from_millis(500);
+        let rest = drive(&mut g, back, TRIAL_MS / 2 + EPOCH_MS + 1, 10, 100);
+        assert!(matches!(g.state, Trial::Verdict { mark: false, .. }));
+        assert!(!rest.last().copied().unwrap_or(true));
+    }
+
+    #[test]
+    fn an_idle_spell_inside_a_trial_is_counted_in_no_epoch() {
+        let mut g = Governor::default();
+        let t0 = Instant::now();
+        // 10 ms into the first epoch (with the mark) the burst ends and the connection goes
+        // idle: the governor hears nothing more until the next burst, 600 ms later.
+        drive(&mut g, t0, 10, 100, 100);
+        assert!(!g.use_mark(false, t0 + Duration::from_millis(10)));
+        let back = t0 + Duration::from_millis(610);
+        // The same rate either way: were the idle spell counted in the first epoch, the mark
+        // would look six times slower and be dropped.
+        let after = after_a_trial(&mut g, back, 100, 100, 100);
+        assert!(matches!(g.state, Trial::Verdict { mark: true, .. }));
+        assert!(after.iter().all(|&m| m));
+    }
+
+    #[test]
+    fn a_trial_paused_for_longer_than_a_verdict_starts_again() {
+        let mut g = Governor::default();
+        let t0 = Instant::now();
+        drive(&mut g, t0, TRIAL_MS / 2 + 10, 10, 100);
+        let mid = t0 + Duration::from_millis(TRIAL_MS / 2 + 10);
+        assert!(!g.use_mark(false, mid));
+        assert!(!g.use_mark(false, mid + EPOCH));
+        // Long after the pause the old epochs are forgotten: a fresh trial, which finds the
+        // mark no slower this time.
+        let back = mid + EPOCH + VERDICT;
         let after = after_a_trial(&mut g, back, 100, 100, 100);
         assert!(after.iter().all(|&m| m));
+    }
+
+    #[test]
+    fn a_trial_paused_again_and_again_is_given_up() {
+        let mut g = Governor::default();
+        let mut t = Instant::now();
+        // Bursts of 10 ms (no epoch ever finishes), each followed by an epoch at the floor.
+        for _ in 0..TRIAL_EPOCHS {
+            drive(&mut g, t, 10, 10, 100);
+            t += Duration::from_millis(10);
+            assert!(!g.use_mark(false, t));
+            t += EPOCH;
+            assert!(!g.use_mark(false, t));
+            assert!(matches!(g.state, Trial::Paused { .. }));
+            t += Duration::from_millis(10);
+        }
+        drive(&mut g, t, 10, 10, 100);
+        t += Duration::from_millis(10);
+        assert!(!g.use_mark(false, t));
+        assert!(!g.use_mark(false, t + EPOCH));
+        assert!(matches!(g.state, Trial::Idle));
     }
 
     #[test]
