@@ -132,7 +132,8 @@ pub enum ReadCoalescing {
     Expected,
     /// [`ReadCoalescing::Expected`] where it pays (the default): the driver tries the
     /// connection with and without the mark (alternating 50 ms epochs, 400 ms in all, while
-    /// more than 8 requests are in flight) and keeps the mark for the next 5 s unless the
+    /// more than 8 requests are in flight; a burst that ends part way pauses the trial, and
+    /// the next burst goes on with it) and keeps the mark for the next 5 s unless the
     /// epochs without it read 20% faster or more. Measured in PERFORMANCE.md: on some machines the mark keeps one
     /// session's throughput and saves most of its wake-ups, on others it cost 40% of it. The
     /// price: a call made while a small pipeline (16 in flight) runs on the same session waits
