@@ -968,7 +968,8 @@ pub fn run_blocking<Z: BlockingZk>(
 
 /// An experiment (not in the table): three sessions of ours, one with the receive mark always
 /// (`ReadCoalescing::Expected`), one without (`Off`) and one deciding by trial (`Adaptive`,
-/// the default), used in turn for short slices (`ZKB_SLICES` each, default 20) at the same
+/// the default), used in turn for short slices (`ZKB_SLICES` each, default 20, of
+/// `ZKB_SLICE_MS` each, default 300 at full scale) at the same
 /// depth (`ZKB_DEPTH`, default 64), so that the machine's drift falls on all alike; reports
 /// each one's ops/s and CPU per op over all its slices.
 pub async fn ab_mark(server: &str, paths: &Paths, p: Params) -> R<Metrics> {
@@ -1000,7 +1001,11 @@ pub async fn ab_mark(server: &str, paths: &Paths, p: Params) -> R<Metrics> {
     for (_, mode) in arms {
         clients.push(connect(mode).await?);
     }
-    let slice = p.dur * 4 / slices as u32;
+    // ZKB_SLICE_MS: each slice's length (default: 4 × the run's duration over the slices).
+    let slice = std::env::var("ZKB_SLICE_MS")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .map_or(p.dur * 4 / slices as u32, Duration::from_millis);
     let mut totals = [(0u64, Duration::ZERO, Duration::ZERO); 3];
     for client in &clients {
         pipelined_session(client, &paths.small, depth, slice / 2).await?;

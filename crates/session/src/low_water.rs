@@ -41,8 +41,14 @@ const EPOCH: Duration = Duration::from_millis(50);
 /// Epochs in a trial, alternately with and without the mark (starting with it).
 const TRIAL_EPOCHS: u32 = 8;
 
-/// How long a trial's verdict holds before the next trial.
+/// How long a trial's verdict holds before the next trial, at first: a verdict the same as
+/// the one before holds twice as long as that one did, up to [`MAX_VERDICT`], so that on a
+/// connection where the answer does not change the trials' epochs without the mark cost
+/// ever less; a verdict that differs goes back to this.
 const VERDICT: Duration = Duration::from_secs(5);
+
+/// The longest a verdict holds: how long a change in what pays may go unnoticed.
+const MAX_VERDICT: Duration = Duration::from_secs(40);
 
 /// The mark stays unless the epochs without it read this many times as fast or more: it
 /// saves CPU, so a tie (within this machine's noise) goes to it.
@@ -50,7 +56,8 @@ const WITHOUT_MARK_FASTER: f64 = 1.20;
 
 /// Whether the mark pays on this connection ([`ReadCoalescing::Adaptive`]), found by trial:
 /// while the session's mark is above the frame floor, epochs of [`EPOCH`] with and without it
-/// alternate, and the bytes read per second in each decide for the next [`VERDICT`]. On some
+/// alternate, and the bytes read per second in each decide for the next [`VERDICT`] (longer
+/// while verdicts agree, up to [`MAX_VERDICT`]). On some
 /// machines a raised mark keeps one session's throughput (and saves most of its wake-ups), on
 /// others it lowered it by 40% (PERFORMANCE.md); a trial tells them apart where the client
 /// runs. A trial is paused when the mark stays at the floor (too few requests in flight
@@ -63,6 +70,8 @@ const WITHOUT_MARK_FASTER: f64 = 1.20;
 #[derive(Debug, Default)]
 pub(crate) struct Governor {
     state: Trial,
+    /// The last verdict and how long it held.
+    last: Option<(bool, Duration)>,
 }
 
 /// A [`Governor`]'s state.
@@ -203,9 +212,14 @@ impl Governor {
                     keep,
                     "receive mark trial (bytes per second)"
                 );
+                let hold = match self.last {
+                    Some((mark, hold)) if mark == keep => hold.saturating_mul(2).min(MAX_VERDICT),
+                    _ => VERDICT,
+                };
+                self.last = Some((keep, hold));
                 self.state = Trial::Verdict {
                     mark: keep,
-                    until: now + VERDICT,
+                    until: now + hold,
                 };
                 keep
             }
@@ -559,6 +573,41 @@ mod tests {
         assert!(after.iter().all(|&m| !m), "the verdict drops the mark");
     }
 
+    /// Runs trials back to back at `with`/`without` bytes per millisecond from `start`, each
+    /// as soon as the verdict before it expires; returns how long each verdict held.
+    fn verdicts(g: &mut Governor, start: Instant, rates: &[(usize, usize)]) -> Vec<Duration> {
+        let mut t = start;
+        let mut held = Vec::new();
+        for &(with, without) in rates {
+            drive(g, t, TRIAL_MS + 1, with, without);
+            t += Duration::from_millis(TRIAL_MS + 1);
+            let Trial::Verdict { until, .. } = g.state else {
+                panic!("no verdict: {:?}", g.state);
+            };
+            held.push(until - (t - Duration::from_millis(1)));
+            t = until;
+        }
+        held
+    }
+
+    #[test]
+    fn a_verdict_like_the_last_holds_twice_as_long_up_to_the_longest() {
+        let mut g = Governor::default();
+        let held = verdicts(&mut g, Instant::now(), &[(100, 100); 6]);
+        let s = Duration::from_secs;
+        assert_eq!(held, [s(5), s(10), s(20), s(40), s(40), s(40)]);
+    }
+
+    #[test]
+    fn a_verdict_unlike_the_last_holds_for_the_shortest_time_again() {
+        let mut g = Governor::default();
+        let rates = [(100, 100), (100, 100), (100, 100), (10, 100), (10, 100)];
+        let held = verdicts(&mut g, Instant::now(), &rates);
+        let s = Duration::from_secs;
+        assert_eq!(held, [s(5), s(10), s(20), s(5), s(10)]);
+        assert!(matches!(g.state, Trial::Verdict { mark: false, .. }));
+    }
+
     #[test]
     fn whatever_the_traffic_no_mark_is_used_unwanted_and_every_trial_ends_in_time() {
         // A small deterministic generator: steps of 0–3 ms, the mark wanted or not, any bytes.
@@ -590,7 +639,7 @@ mod tests {
                         assert!(trial_wanted <= bound, "{trial_wanted:?}");
                     }
                     Trial::Verdict { until, .. } => {
-                        assert!(until <= t + VERDICT);
+                        assert!(until <= t + MAX_VERDICT);
                         trial_wanted = Duration::ZERO;
                     }
                     _ => trial_wanted = Duration::ZERO,
