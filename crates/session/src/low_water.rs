@@ -57,10 +57,9 @@ const WITHOUT_MARK_FASTER: f64 = 1.20;
 /// Whether the mark pays on this connection ([`ReadCoalescing::Adaptive`]), found by trial:
 /// while the session's mark is above the frame floor, epochs of [`EPOCH`] with and without it
 /// alternate, and the bytes read per second in each decide for the next [`VERDICT`] (longer
-/// while verdicts agree, up to [`MAX_VERDICT`]). On some
-/// machines a raised mark keeps one session's throughput (and saves most of its wake-ups), on
-/// others it lowered it by 40% (PERFORMANCE.md); a trial tells them apart where the client
-/// runs. A trial is paused when the mark stays at the floor (too few requests in flight
+/// while verdicts agree, up to [`MAX_VERDICT`]). On some machines a raised mark keeps one
+/// session's throughput (and saves most of its wake-ups), on others it lowered it by 40%
+/// (PERFORMANCE.md); a trial tells them apart where the client runs. A trial is paused when the mark stays at the floor (too few requests in flight
 /// for it to matter) for an epoch, and goes on when it rises again. A shorter fall does not
 /// end it: a read that takes every reply in flight drops the mark to the floor until the
 /// callers send again, which on a busy machine happens at nearly every read, and a trial
