@@ -969,9 +969,9 @@ pub fn run_blocking<Z: BlockingZk>(
 /// An experiment (not in the table): three sessions of ours, one with the receive mark always
 /// (`ReadCoalescing::Expected`), one without (`Off`) and one deciding by trial (`Adaptive`,
 /// the default), used in turn for short slices (`ZKB_SLICES` each, default 20, of
-/// `ZKB_SLICE_MS` each, default 300 at full scale) at the same
-/// depth (`ZKB_DEPTH`, default 64), so that the machine's drift falls on all alike; reports
-/// each one's ops/s and CPU per op over all its slices.
+/// `ZKB_SLICE_MS` each, default 300 at full scale) at the same depth (`ZKB_DEPTH`, default
+/// 64), so that the machine's drift falls on all alike; reports each one's ops/s and CPU per
+/// op over all its slices.
 pub async fn ab_mark(server: &str, paths: &Paths, p: Params) -> R<Metrics> {
     let depth: usize = std::env::var("ZKB_DEPTH")
         .ok()

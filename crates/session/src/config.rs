@@ -133,10 +133,10 @@ pub enum ReadCoalescing {
     /// [`ReadCoalescing::Expected`] where it pays (the default): the driver tries the
     /// connection with and without the mark (alternating 50 ms epochs, 400 ms in all, while
     /// more than 8 requests are in flight; a burst that ends part way pauses the trial, and
-    /// the next burst goes on with it) and keeps the mark for the next 5 s unless the
-    /// epochs without it read 20% faster or more (a verdict like the one before holds twice
-    /// as long as that one, up to 40 s). Measured in PERFORMANCE.md: on some machines the mark keeps one
-    /// session's throughput and saves most of its wake-ups, on others it cost 40% of it. The
+    /// the next burst goes on with it) and keeps the mark for the next 5 s unless the epochs
+    /// without it read 20% faster or more (a verdict like the one before holds twice as long
+    /// as that one, up to 40 s). Measured in PERFORMANCE.md: on some machines the mark keeps
+    /// one session's throughput and saves most of its wake-ups, on others it cost 40% of it. The
     /// price: a call made while a small pipeline (16 in flight) runs on the same session waits
     /// for a quarter of the replies ahead of it, measured at 10–25% more latency for it; behind
     /// 64 in flight it was answered sooner (the server's queue is shorter). Choose

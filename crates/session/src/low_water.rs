@@ -59,9 +59,9 @@ const WITHOUT_MARK_FASTER: f64 = 1.20;
 /// alternate, and the bytes read per second in each decide for the next [`VERDICT`] (longer
 /// while verdicts agree, up to [`MAX_VERDICT`]). On some machines a raised mark keeps one
 /// session's throughput (and saves most of its wake-ups), on others it lowered it by 40%
-/// (PERFORMANCE.md); a trial tells them apart where the client runs. A trial is paused when the mark stays at the floor (too few requests in flight
-/// for it to matter) for an epoch, and goes on when it rises again. A shorter fall does not
-/// end it: a read that takes every reply in flight drops the mark to the floor until the
+/// (PERFORMANCE.md); a trial tells them apart where the client runs. A trial is paused when
+/// the mark stays at the floor (too few requests in flight for it to matter) for an epoch,
+/// and goes on when it rises again. A shorter fall does not end it: a read that takes every reply in flight drops the mark to the floor until the
 /// callers send again, which on a busy machine happens at nearly every read, and a trial
 /// that restarted each time (with the mark, as every trial opens) never reached a verdict.
 ///
@@ -79,35 +79,45 @@ enum Trial {
     /// No trial under way: one starts when the mark is next wanted.
     #[default]
     Idle,
-    /// Measuring: whether this epoch has the mark, when it began, the bytes read in it, and
-    /// the totals (bytes, time) of the finished epochs with and without it.
+    /// Measuring: when this epoch began, the bytes read in it, and the trial so far.
     Running {
-        mark: bool,
         began: Instant,
         bytes: u64,
-        with: (u64, Duration),
-        without: (u64, Duration),
-        epochs: u32,
+        progress: Progress,
         /// Since when the mark has not been wanted, if it is not now.
         unwanted_since: Option<Instant>,
-        /// How many times the trial was paused.
-        pauses: u32,
     },
     /// Interrupted: the mark stayed at the floor for an epoch (the window drained: a burst of
     /// requests ended). The finished epochs are kept, the unfinished one is not, and the trial
     /// resumes with that epoch's choice when the mark is wanted again, if that is within a
     /// verdict's time of the pause (else a new trial starts). Without this, bursts shorter
     /// than a trial, a pause apart, never reached a verdict and paid for a trial all along.
-    Paused {
-        mark: bool,
-        with: (u64, Duration),
-        without: (u64, Duration),
-        epochs: u32,
-        pauses: u32,
-        since: Instant,
-    },
+    Paused { progress: Progress, since: Instant },
     /// Decided: the mark is used (or not) until `until`.
     Verdict { mark: bool, until: Instant },
+}
+
+/// A trial so far, kept through its pauses: whether the current epoch has the mark, the
+/// totals (bytes, time) of the finished epochs with and without it, and the counts.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    mark: bool,
+    with: (u64, Duration),
+    without: (u64, Duration),
+    epochs: u32,
+    /// How many times the trial was paused.
+    pauses: u32,
+}
+
+impl Progress {
+    /// A new trial's, which opens with the mark.
+    const NEW: Progress = Progress {
+        mark: true,
+        with: (0, Duration::ZERO),
+        without: (0, Duration::ZERO),
+        epochs: 0,
+        pauses: 0,
+    };
 }
 
 impl Governor {
@@ -128,12 +138,24 @@ impl Governor {
         // The floor for an epoch pauses a trial. The governor hears of nothing while the
         // connection is idle, so the first call after an idle spell (wanted or not) finds it.
         if let Trial::Running {
+            progress,
             unwanted_since: Some(since),
             ..
         } = self.state
         {
             if now.saturating_duration_since(since) >= EPOCH {
-                self.pause(now);
+                // A trial paused again and again is given up (so that every trial ends).
+                self.state = if progress.pauses < TRIAL_EPOCHS {
+                    Trial::Paused {
+                        progress: Progress {
+                            pauses: progress.pauses + 1,
+                            ..progress
+                        },
+                        since: now,
+                    }
+                } else {
+                    Trial::Idle
+                };
             }
         }
         if !wanted {
@@ -142,113 +164,70 @@ impl Governor {
             }
             return false;
         }
-        match &mut self.state {
-            Trial::Verdict { mark, until } if now < *until => *mark,
-            &mut Trial::Paused {
-                mark,
-                with,
-                without,
-                epochs,
-                pauses,
-                since,
-            } if now.saturating_duration_since(since) < VERDICT => {
-                self.state = Trial::Running {
-                    mark,
-                    began: now,
-                    bytes: 0,
-                    with,
-                    without,
-                    epochs,
-                    unwanted_since: None,
-                    pauses,
-                };
-                mark
+        let progress = match &mut self.state {
+            Trial::Verdict { mark, until } if now < *until => return *mark,
+            Trial::Paused { progress, since }
+                if now.saturating_duration_since(*since) < VERDICT =>
+            {
+                *progress
             }
-            Trial::Idle | Trial::Verdict { .. } | Trial::Paused { .. } => {
-                self.state = Trial::Running {
-                    mark: true,
-                    began: now,
-                    bytes: 0,
-                    with: (0, Duration::ZERO),
-                    without: (0, Duration::ZERO),
-                    epochs: 0,
-                    unwanted_since: None,
-                    pauses: 0,
-                };
-                true
-            }
+            Trial::Idle | Trial::Verdict { .. } | Trial::Paused { .. } => Progress::NEW,
             Trial::Running {
-                mark,
                 began,
                 bytes,
-                with,
-                without,
-                epochs,
+                progress: p,
                 unwanted_since,
-                ..
             } => {
                 *unwanted_since = None;
                 let took = now.saturating_duration_since(*began);
                 if took < EPOCH {
-                    return *mark;
+                    return p.mark;
                 }
-                let total = if *mark { &mut *with } else { &mut *without };
+                let total = if p.mark { &mut p.with } else { &mut p.without };
                 total.0 += *bytes;
                 total.1 += took;
-                *epochs += 1;
-                if *epochs < TRIAL_EPOCHS {
-                    *mark = !*mark;
+                p.epochs += 1;
+                if p.epochs < TRIAL_EPOCHS {
+                    p.mark = !p.mark;
                     *began = now;
                     *bytes = 0;
-                    return *mark;
+                    return p.mark;
                 }
                 let rate = |(b, t): (u64, Duration)| b as f64 / t.as_secs_f64().max(1e-9);
-                let keep = rate(*without) < rate(*with) * WITHOUT_MARK_FASTER;
+                let keep = rate(p.without) < rate(p.with) * WITHOUT_MARK_FASTER;
                 debug!(
                     target: "zookeeper",
-                    with_mark = rate(*with),
-                    without_mark = rate(*without),
+                    with_mark = rate(p.with),
+                    without_mark = rate(p.without),
                     keep,
                     "receive mark trial (bytes per second)"
                 );
-                let hold = match self.last {
-                    Some((mark, hold)) if mark == keep => hold.saturating_mul(2).min(MAX_VERDICT),
-                    _ => VERDICT,
-                };
-                self.last = Some((keep, hold));
-                self.state = Trial::Verdict {
-                    mark: keep,
-                    until: now + hold,
-                };
-                keep
+                return self.decide(keep, now);
             }
-        }
+        };
+        // A new trial, or a paused one resumed.
+        self.state = Trial::Running {
+            began: now,
+            bytes: 0,
+            progress,
+            unwanted_since: None,
+        };
+        progress.mark
     }
-    /// Pauses the running trial at `now`, dropping its unfinished epoch; a trial paused
-    /// [`TRIAL_EPOCHS`] times already is given up instead (so that every trial ends).
-    fn pause(&mut self, now: Instant) {
-        if let Trial::Running {
-            mark,
-            with,
-            without,
-            epochs,
-            pauses,
-            ..
-        } = self.state
-        {
-            self.state = if pauses < TRIAL_EPOCHS {
-                Trial::Paused {
-                    mark,
-                    with,
-                    without,
-                    epochs,
-                    pauses: pauses + 1,
-                    since: now,
-                }
-            } else {
-                Trial::Idle
-            };
-        }
+
+    /// Ends the trial with its verdict: `keep` the mark or not, for [`VERDICT`] or, when the
+    /// last verdict was the same, twice as long as that one held (up to [`MAX_VERDICT`]).
+    fn decide(&mut self, keep: bool, now: Instant) -> bool {
+        let hold = match self.last {
+            Some((mark, hold)) if mark == keep => hold.saturating_mul(2).min(MAX_VERDICT),
+            _ => VERDICT,
+        };
+        self.last = Some((keep, hold));
+        self.state = Trial::Verdict {
+            mark: keep,
+            until: now + hold,
+        };
+        keep
     }
 }
 
@@ -481,18 +460,28 @@ mod tests {
         assert!(after.iter().all(|&m| m));
     }
 
-    #[test]
-    fn a_trial_paused_at_the_floor_goes_on_with_its_finished_epochs_when_the_mark_rises() {
-        let mut g = Governor::default();
-        let t0 = Instant::now();
-        // Part way through (four epochs done), with the epochs without the mark much faster...
-        drive(&mut g, t0, TRIAL_MS / 2 + 10, 10, 100);
-        // ...the window drains for longer than an epoch (a burst of requests ended): no mark
-        // is wanted, and none is used.
+    /// Half a trial (four epochs done) from `t0`, the epochs without the mark much faster;
+    /// then the window drains for an epoch (a burst of requests ended): no mark is wanted,
+    /// and none is used. Returns when the burst ended.
+    fn paused_half_way(g: &mut Governor, t0: Instant) -> Instant {
+        drive(g, t0, TRIAL_MS / 2 + 10, 10, 100);
         let mid = t0 + Duration::from_millis(TRIAL_MS / 2 + 10);
         assert!(!g.use_mark(false, mid));
         assert!(!g.use_mark(false, mid + EPOCH));
-        assert!(matches!(g.state, Trial::Paused { epochs: 4, .. }));
+        mid
+    }
+
+    #[test]
+    fn a_trial_paused_at_the_floor_goes_on_with_its_finished_epochs_when_the_mark_rises() {
+        let mut g = Governor::default();
+        let mid = paused_half_way(&mut g, Instant::now());
+        assert!(matches!(
+            g.state,
+            Trial::Paused {
+                progress: Progress { epochs: 4, .. },
+                ..
+            }
+        ));
         // The next burst, half a second later, finishes the trial: four more epochs (and the
         // one cut short, again) reach the verdict, which drops the mark.
         let back = mid + Duration::from_millis(500);
@@ -520,11 +509,7 @@ mod tests {
     #[test]
     fn a_trial_paused_for_longer_than_a_verdict_starts_again() {
         let mut g = Governor::default();
-        let t0 = Instant::now();
-        drive(&mut g, t0, TRIAL_MS / 2 + 10, 10, 100);
-        let mid = t0 + Duration::from_millis(TRIAL_MS / 2 + 10);
-        assert!(!g.use_mark(false, mid));
-        assert!(!g.use_mark(false, mid + EPOCH));
+        let mid = paused_half_way(&mut g, Instant::now());
         // Long after the pause the old epochs are forgotten: a fresh trial, which finds the
         // mark no slower this time.
         let back = mid + EPOCH + VERDICT;
