@@ -22,6 +22,8 @@ use crate::sasl::DigestMd5;
 use crate::timers::{self, Timer, TimerTable};
 use crate::watches::{Unused, WatchKind, WatchRegistry, WatchedEvent, WatcherId};
 
+mod watch_modes;
+
 /// The Java client's SetWatches batch limit (`ClientCnxn.SET_WATCHES_MAX_LENGTH`,
 /// ZOOKEEPER-706): a batch closes once the lengths of its paths add up to 128 Ki characters.
 pub const SET_WATCHES_MAX_LENGTH: usize = 128 * 1024;
@@ -238,6 +240,8 @@ pub struct Session<C> {
     auths: Vec<Auth>,
     next_xid: i32,
     set_watches_in_flight: usize,
+    /// Recursive addWatch requests in flight (see `watch_modes`).
+    recursive_adds_in_flight: usize,
     ping_in_flight: bool,
     close_token: Option<C>,
     unsupported: Vec<OpCode>,
@@ -292,6 +296,7 @@ impl<C> Session<C> {
             auths: Vec::new(),
             next_xid: 1,
             set_watches_in_flight: 0,
+            recursive_adds_in_flight: 0,
             ping_in_flight: false,
             close_token: None,
             unsupported: Vec::new(),
@@ -601,6 +606,7 @@ impl<C> Session<C> {
             && self.queue.is_empty()
             && self.in_flight.len() < self.config.max_in_flight
             && !self.coalescing(1)
+            && !self.waits_for_recursive_add(&request)
         {
             self.send_request(now, request, Some(token));
             return;
@@ -724,15 +730,18 @@ impl<C> Session<C> {
     pub fn remove_watcher(&mut self, now: Instant, path: &str, kind: WatchKind, id: WatcherId) {
         let watcher_type = match self.watches.remove(path, kind, id) {
             Unused::None => return,
+            // The server's data-table entry is the recursive watch's too (`watch_modes`).
+            Unused::Data if self.data_watch_serves_recursive(path) => return,
             Unused::Data => WatcherType::Data,
             Unused::Children => WatcherType::Children,
+            Unused::PersistentRecursive if self.recursive_watch_serves_data(path) => return,
             Unused::Persistent | Unused::PersistentRecursive => {
                 let precise = if kind == WatchKind::Persistent {
                     WatcherType::Persistent
                 } else {
                     WatcherType::PersistentRecursive
                 };
-                if !self.watches.watches_path(path) {
+                if !self.watches.watches_path(path) && !self.any_watch_pending(path) {
                     // Nothing else is watched there: `Any`, which every server knows.
                     WatcherType::Any
                 } else if self.server_version.is_some_and(|v| v >= (3, 9, 0)) {
@@ -853,6 +862,7 @@ impl<C> Session<C> {
         self.recv_buf.clear();
         self.ping_in_flight = false;
         self.set_watches_in_flight = 0;
+        self.recursive_adds_in_flight = 0;
         self.sasl = None;
         for f in std::mem::take(&mut self.in_flight) {
             if let Some(token) = f.token {
@@ -1027,6 +1037,9 @@ impl<C> Session<C> {
                 let Some(f) = self.in_flight.pop_front() else {
                     return Ok(());
                 };
+                if Self::is_recursive_add(f.op, f.watch.as_ref().map(|w| w.kind)) {
+                    self.recursive_adds_in_flight -= 1;
+                }
                 self.note_zxid(header.zxid);
                 if header.err == ErrorCode::Unimplemented && min_version(f.op).is_some() {
                     warn!(target: "zookeeper", op = f.op.name(), "server does not implement the op; it will not be sent again");
@@ -1202,13 +1215,38 @@ impl<C> Session<C> {
         if self.watches.is_empty() {
             return;
         }
-        let lists = self.watches.server_lists();
+        let [data, exist, child, persistent, recursive] = self.watches.server_lists();
+        let server = |paths: Vec<&str>| -> Vec<String> {
+            paths.into_iter().map(|p| self.chroot.add(p)).collect()
+        };
+        // A children watch on a path also watched recursively goes in a second SetWatches:
+        // before 3.9 the one set last decides the path's mode (see `watch_modes`).
+        let (late_child, child): (Vec<&str>, Vec<&str>) = child
+            .into_iter()
+            .partition(|p| self.watches.has_recursive(p));
+        let main = [
+            server(data),
+            server(exist),
+            server(child),
+            server(persistent),
+            server(recursive),
+        ];
+        let late = server(late_child);
+        let count = self.write_set_watches(main)
+            + self.write_set_watches([Vec::new(), Vec::new(), late, Vec::new(), Vec::new()]);
+        debug!(target: "zookeeper", watches = self.watches.len(), batches = count, "re-arming watches");
+    }
+
+    /// Writes SetWatches (SetWatches2 where persistent watches are in it) for these server
+    /// paths (data, exist, child, persistent, persistent recursive), relative to the last
+    /// zxid seen, split into batches of at most [`SET_WATCHES_MAX_LENGTH`] characters. Returns
+    /// the number of batches written.
+    fn write_set_watches(&mut self, lists: [Vec<String>; 5]) -> usize {
         let mut batch: [Vec<String>; 5] = Default::default();
         let mut batch_len = 0;
         let mut batches = Vec::new();
-        for (kind, paths) in lists.iter().enumerate() {
-            for path in paths {
-                let server_path = self.chroot.add(path);
+        for (kind, paths) in lists.into_iter().enumerate() {
+            for server_path in paths {
                 batch_len += server_path.encode_utf16().count();
                 batch[kind].push(server_path);
                 if batch_len >= SET_WATCHES_MAX_LENGTH {
@@ -1257,7 +1295,7 @@ impl<C> Session<C> {
             });
             self.set_watches_in_flight += 1;
         }
-        debug!(target: "zookeeper", watches = self.watches.len(), batches = count, "re-arming watches");
+        count
     }
 
     fn register_watch(&mut self, w: WatchRegistration, err: ErrorCode) {
@@ -1281,6 +1319,9 @@ impl<C> Session<C> {
         {
             slot.copy_from_slice(&xid.to_be_bytes());
         }
+        if request.watch.is_some() {
+            self.coordinate_watch_modes(&request);
+        }
         self.in_flight.push_back(InFlight {
             xid,
             op: request.op,
@@ -1296,6 +1337,14 @@ impl<C> Session<C> {
             return;
         }
         while self.in_flight.len() < self.config.max_in_flight {
+            if self
+                .queue
+                .front()
+                .is_some_and(|q| self.waits_for_recursive_add(&q.request))
+            {
+                // Sent once that addWatch is answered (its reply flushes the queue again).
+                break;
+            }
             let Some(q) = self.queue.pop_front() else {
                 break;
             };
@@ -1378,6 +1427,7 @@ impl<C> Session<C> {
         self.timers.stop_all();
         self.send_buf.clear();
         self.emit_state(state);
+        self.recursive_adds_in_flight = 0;
         for f in std::mem::take(&mut self.in_flight) {
             if let Some(token) = f.token {
                 self.complete(token, Err(err.clone()));

@@ -234,6 +234,16 @@ impl WatchRegistry {
         self.paths.contains_key(path)
     }
 
+    /// Whether `path` holds a watch of `kind`.
+    pub fn has(&self, path: &str, kind: WatchKind) -> bool {
+        self.paths.get(path).is_some_and(|e| e.has(kind))
+    }
+
+    /// Whether `path` itself holds a persistent recursive watch (cheap when none is held).
+    pub fn has_recursive(&self, path: &str) -> bool {
+        self.recursive_count > 0 && self.has(path, WatchKind::PersistentRecursive)
+    }
+
     /// Removes `id` from (`path`, `kind`); says which server watch, if any, is now unused.
     pub fn remove(&mut self, path: &str, kind: WatchKind, id: WatcherId) -> Unused {
         let Some(entry) = self.paths.get_mut(path) else {

@@ -55,32 +55,32 @@ pub struct RegisterOptions {
 /// A shared watch halves the requests a registration costs (its create alone, no exists
 /// watch with it) and the server's watches, and the process then also hears of other
 /// processes' nodes under that parent (one small event each; with thousands of registrants
-/// under one parent, prefer [`SharedWatch::Never`]). Before ZooKeeper 3.9 a session holds
-/// one watch mode per path (ZOOKEEPER-4466): a children watch the same session sets on the
-/// parent (a [`Children`](crate::Children) view of it, say) and the recursive watch replace
-/// each other on the server, so one of them goes silent.
+/// under one parent, prefer [`SharedWatch::Never`]). It lives beside the session's other
+/// watches on the parent on every server: before ZooKeeper 3.9 a session holds one watch mode
+/// per path (ZOOKEEPER-4466), and zk-session keeps the recursive watch, a
+/// [`Children`](crate::Children) view's children watch and a
+/// [`Properties`](crate::Properties) view's data watch on the same parent from replacing each
+/// other there (`zk_session`'s `watch_modes`). One combination stays out of reach before 3.9:
+/// a non-recursive persistent watch ([`Client::add_watch`](zk_session::Client::add_watch)
+/// without `recursive`) that the same session sets on the parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SharedWatch {
-    /// Shared on servers known to be 3.9 or newer (from the session's version probe), a watch
-    /// per node otherwise.
+    /// Shared on servers with addWatch (3.6+), a watch per node on older ones.
     #[default]
     Auto,
-    /// Shared on every server with addWatch (3.6+): only where this session sets no other
-    /// watch on the registration parents.
+    /// The same as `Auto` (which shared on 3.9+ only until the session coordinated watch
+    /// modes itself); kept for callers that name it.
     Always,
     /// A watch per node.
     Never,
 }
 
 impl SharedWatch {
-    /// Whether to share on `client`'s server.
-    fn applies(self, client: &Client) -> bool {
-        match self {
-            SharedWatch::Never => false,
-            SharedWatch::Always => true,
-            SharedWatch::Auto => client.server_is_at_least((3, 9, 0)),
-        }
+    /// Whether to share (where the server has addWatch; `ParentWatches` falls back to a watch
+    /// per node where it has not).
+    fn applies(self) -> bool {
+        !matches!(self, SharedWatch::Never)
     }
 }
 
@@ -219,7 +219,7 @@ impl ZooKeeper {
                     create: &create,
                     wait_for_conflict,
                 };
-                let created = if shared_watch.applies(&generation.client) {
+                let created = if shared_watch.applies() {
                     create_watched(&self.shared, &generation, target, || command_rx.poker()).await
                 } else {
                     create_initial(&self.shared, &generation.client, target, true)
@@ -660,7 +660,7 @@ impl NodeTask {
     /// A place in the shared watch on the node's parent in `generation`'s session, if there is
     /// one (else the task watches the node).
     async fn join_parent_watch(&self, generation: &Generation) -> Option<Interest> {
-        if generation.closed || !self.shared_watch.applies(&generation.client) {
+        if generation.closed || !self.shared_watch.applies() {
             return None;
         }
         let watches = &self.shared.parent_watches;

@@ -1,8 +1,7 @@
-//! How registrations notice their nodes' deletion, against a real ZooKeeper server: the shared
-//! persistent recursive watch on the parent (`SharedWatch::Always` here: the default shares on
-//! 3.9+ only, and the test server is 3.8) and a watch per node (`SharedWatch::Never`, and what
-//! the default does on 3.8), including deletions made while the client was disconnected,
-//! which persistent watches get no catch-up for.
+//! How registrations notice their nodes' deletion, against a real ZooKeeper server (3.8): the
+//! shared persistent recursive watch on the parent (the default; `SharedWatch::Always` here)
+//! and a watch per node (`SharedWatch::Never`), including deletions made while the client was
+//! disconnected, which persistent watches get no catch-up for.
 
 use std::time::Duration;
 
@@ -215,9 +214,10 @@ async fn the_shared_watch_goes_with_the_last_registration_under_its_parent() {
 }
 
 #[tokio::test]
-async fn by_default_a_3_8_server_gets_a_watch_per_node_which_a_children_view_of_the_parent_keeps() {
-    // ZOOKEEPER-4466: before 3.9 a recursive watch on the parent would silence the view's
-    // children watch of the same session, or the other way round.
+async fn by_default_registrations_share_the_parent_watch_beside_views_of_the_parent() {
+    // ZOOKEEPER-4466: before 3.9 the server keeps one watch mode per path and session, so
+    // the session must keep the recursive watch, the view's children watch (set before it)
+    // and the properties view's data watch (set after it) from replacing each other.
     let zk = connect_to(&shared_server().connect_string()).await;
     let path = parent(&zk, "defaultwatch").await;
     let view = zk.children(&path).await.unwrap();
@@ -226,20 +226,36 @@ async fn by_default_a_3_8_server_gets_a_watch_per_node_which_a_children_view_of_
         .await
         .unwrap();
     view.wait_for(WAIT, |n| n.len() == 1).await.unwrap();
+    let props = zk.properties(&path).await.unwrap();
     let b = zk
         .register_server(&path, ("h", 2), PropertyMap::new())
         .await
         .unwrap();
     view.wait_for(WAIT, |n| n.len() == 2).await.unwrap();
-    assert!(server_watches(&zk, &a.paths()[0], WatcherType::Data).await);
+    // Shared: no watch of the node's own.
+    assert!(!server_watches(&zk, &a.paths()[0], WatcherType::Data).await);
+    assert!(!server_watches(&zk, &b.paths()[0], WatcherType::Data).await);
     let other = connect_to(&shared_server().connect_string()).await;
     other.client().delete(&b.paths()[0], None).await.unwrap();
     b.wait_for_status(WAIT, |s| *s == RegistrationStatus::Removed)
         .await
         .unwrap();
     view.wait_for(WAIT, |n| n.len() == 1).await.unwrap();
+    other
+        .client()
+        .set_data(&path, br#"{"a": 1}"#, None)
+        .await
+        .unwrap();
+    props
+        .wait_for(WAIT, |p| p.get("a") == Some(&serde_json::json!(1)))
+        .await
+        .unwrap();
+    other.client().delete(&a.paths()[0], None).await.unwrap();
+    a.wait_for_status(WAIT, |s| *s == RegistrationStatus::Removed)
+        .await
+        .unwrap();
+    view.wait_for(WAIT, |n| n.is_empty()).await.unwrap();
     other.close().await;
-    drop(a);
     zk.close().await;
 }
 

@@ -1,0 +1,306 @@
+//! One session holding a persistent recursive watch on a path beside its one-shot watches on
+//! the same path, against a real ZooKeeper server (zk-testkit's, 3.8).
+//!
+//! Before 3.9 the server keeps one watch mode per path and session (ZOOKEEPER-4466): the
+//! watch set last decides for both. Unhandled, a data watch set after the recursive one turns
+//! it into a one-shot that no longer sees the descendants, and a recursive watch set after a
+//! children watch silences it (a recursive watch never reports NodeChildrenChanged). These
+//! tests hold the client to each order, and to a reconnect, whose SetWatches sets the
+//! recursive watches last.
+
+use std::time::Duration;
+
+use tokio::time::timeout;
+use zk_session::{
+    Client, CreateOptions, EventType, PersistentWatcher, SessionConfig, SessionState,
+};
+use zk_testkit::{FaultProxy, shared_server, unique_path};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn connect(connect_string: &str) -> Client {
+    Client::connect_with(
+        connect_string,
+        SessionConfig {
+            session_timeout: Duration::from_secs(10),
+            ..SessionConfig::default()
+        },
+    )
+    .await
+    .expect("connect")
+}
+
+/// A fresh persistent node with one child, `c`.
+async fn parent_with_child(c: &Client, name: &str) -> String {
+    let p = unique_path(name);
+    c.create(&p, b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    c.create(&format!("{p}/c"), b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    p
+}
+
+/// The next event of `w` whose type is `want`, skipping others, within `WAIT`.
+async fn next_of(w: &mut PersistentWatcher, want: EventType) -> String {
+    timeout(WAIT, async {
+        loop {
+            let ev = w.next().await.expect("watcher open");
+            if ev.event_type == want {
+                return ev.path;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {want:?} event within {WAIT:?}"))
+}
+
+#[tokio::test]
+async fn a_data_watch_set_after_a_recursive_one_leaves_it_seeing_descendants() {
+    let c = connect(&shared_server().connect_string()).await;
+    let other = connect(&shared_server().connect_string()).await;
+    let p = parent_with_child(&c, "modes-data-after").await;
+    let mut r = c.add_watch(&p, true).await.unwrap();
+    let (_, _, data) = c.get_data_watch(&p).await.unwrap();
+    other.delete(&format!("{p}/c"), None).await.unwrap();
+    assert_eq!(
+        next_of(&mut r, EventType::NodeDeleted).await,
+        format!("{p}/c")
+    );
+    // The data watch still fires once for the parent's own change, and the recursive one
+    // keeps going after it.
+    other.set_data(&p, b"1", None).await.unwrap();
+    let ev = timeout(WAIT, data.changed())
+        .await
+        .expect("data watch fires");
+    assert_eq!(ev.event_type, EventType::NodeDataChanged);
+    other
+        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    assert_eq!(
+        next_of(&mut r, EventType::NodeCreated).await,
+        format!("{p}/d")
+    );
+    other.close().await;
+    c.close().await;
+}
+
+#[tokio::test]
+async fn an_exists_watch_set_after_a_recursive_one_leaves_it_seeing_descendants() {
+    let c = connect(&shared_server().connect_string()).await;
+    let other = connect(&shared_server().connect_string()).await;
+    let p = parent_with_child(&c, "modes-exists-after").await;
+    let mut r = c.add_watch(&p, true).await.unwrap();
+    let (_, exists) = c.exists_watch(&p).await.unwrap();
+    other.delete(&format!("{p}/c"), None).await.unwrap();
+    assert_eq!(
+        next_of(&mut r, EventType::NodeDeleted).await,
+        format!("{p}/c")
+    );
+    // Creations reach a recursive watch only through the server's data watch table, the one
+    // an exists watch would have reset.
+    other
+        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    assert_eq!(
+        next_of(&mut r, EventType::NodeCreated).await,
+        format!("{p}/d")
+    );
+    other.delete(&format!("{p}/d"), None).await.unwrap();
+    other.delete(&p, None).await.unwrap();
+    let ev = timeout(WAIT, exists.changed())
+        .await
+        .expect("exists watch fires");
+    assert_eq!(ev.event_type, EventType::NodeDeleted);
+    other.close().await;
+    c.close().await;
+}
+
+#[tokio::test]
+async fn a_children_watch_set_before_a_recursive_one_still_fires() {
+    let c = connect(&shared_server().connect_string()).await;
+    let other = connect(&shared_server().connect_string()).await;
+    let p = parent_with_child(&c, "modes-children-before").await;
+    let (_, children) = c.get_children_watch(&p).await.unwrap();
+    let mut r = c.add_watch(&p, true).await.unwrap();
+    other
+        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    let ev = timeout(WAIT, children.changed())
+        .await
+        .expect("children watch fires");
+    assert_eq!(ev.event_type, EventType::NodeChildrenChanged);
+    assert_eq!(
+        next_of(&mut r, EventType::NodeCreated).await,
+        format!("{p}/d")
+    );
+    other.close().await;
+    c.close().await;
+}
+
+#[tokio::test]
+async fn a_children_watch_set_after_a_recursive_one_fires_and_leaves_it_whole() {
+    let c = connect(&shared_server().connect_string()).await;
+    let other = connect(&shared_server().connect_string()).await;
+    let p = parent_with_child(&c, "modes-children-after").await;
+    let mut r = c.add_watch(&p, true).await.unwrap();
+    let (_, children) = c.get_children_watch(&p).await.unwrap();
+    other.delete(&format!("{p}/c"), None).await.unwrap();
+    let ev = timeout(WAIT, children.changed())
+        .await
+        .expect("children watch fires");
+    assert_eq!(ev.event_type, EventType::NodeChildrenChanged);
+    assert_eq!(
+        next_of(&mut r, EventType::NodeDeleted).await,
+        format!("{p}/c")
+    );
+    other.close().await;
+    c.close().await;
+}
+
+#[tokio::test]
+async fn dropping_a_data_watcher_beside_a_recursive_watch_keeps_the_recursive_watch() {
+    let c = connect(&shared_server().connect_string()).await;
+    let other = connect(&shared_server().connect_string()).await;
+    let p = parent_with_child(&c, "modes-drop-data").await;
+    let (_, _, data) = c.get_data_watch(&p).await.unwrap();
+    let mut r = c.add_watch(&p, true).await.unwrap();
+    drop(data);
+    c.sync("/").await.unwrap();
+    other.delete(&format!("{p}/c"), None).await.unwrap();
+    assert_eq!(
+        next_of(&mut r, EventType::NodeDeleted).await,
+        format!("{p}/c")
+    );
+    other
+        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    assert_eq!(
+        next_of(&mut r, EventType::NodeCreated).await,
+        format!("{p}/d")
+    );
+    other.close().await;
+    c.close().await;
+}
+
+#[tokio::test]
+async fn a_data_watch_outlives_the_recursive_watch_beside_it() {
+    let c = connect(&shared_server().connect_string()).await;
+    let other = connect(&shared_server().connect_string()).await;
+    let p = parent_with_child(&c, "modes-outlive").await;
+    let r = c.add_watch(&p, true).await.unwrap();
+    let (_, _, data) = c.get_data_watch(&p).await.unwrap();
+    drop(r);
+    c.sync("/").await.unwrap();
+    other.set_data(&p, b"1", None).await.unwrap();
+    let ev = timeout(WAIT, data.changed())
+        .await
+        .expect("data watch fires");
+    assert_eq!(ev.event_type, EventType::NodeDataChanged);
+    other.close().await;
+    c.close().await;
+}
+
+#[tokio::test]
+async fn after_a_reconnect_both_the_children_watch_and_the_recursive_watch_fire() {
+    let proxy = FaultProxy::start(shared_server().addr()).unwrap();
+    let c = connect(&proxy.connect_string()).await;
+    let other = connect(&shared_server().connect_string()).await;
+    let p = parent_with_child(&c, "modes-reconnect").await;
+    let mut r = c.add_watch(&p, true).await.unwrap();
+    let (_, children) = c.get_children_watch(&p).await.unwrap();
+    let (_, _, data) = c.get_data_watch(&p).await.unwrap();
+    let mut events = c.session_events();
+    proxy.cut();
+    timeout(WAIT, async {
+        while let Some(ev) = events.next().await {
+            if ev.state == SessionState::Disconnected {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("disconnected");
+    timeout(WAIT, async {
+        while let Some(ev) = events.next().await {
+            if ev.state.is_connected() {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("reconnected");
+    // Both re-armed by SetWatches: wait until the server has processed them (replies and
+    // SetWatches come in order, so a reply after the reconnect is after them).
+    c.sync("/").await.unwrap();
+    other
+        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    let ev = timeout(WAIT, children.changed())
+        .await
+        .expect("children watch fires after the reconnect");
+    assert_eq!(ev.event_type, EventType::NodeChildrenChanged);
+    assert_eq!(
+        next_of(&mut r, EventType::NodeCreated).await,
+        format!("{p}/d")
+    );
+    other.delete(&format!("{p}/c"), None).await.unwrap();
+    assert_eq!(
+        next_of(&mut r, EventType::NodeDeleted).await,
+        format!("{p}/c")
+    );
+    other.set_data(&p, b"1", None).await.unwrap();
+    let ev = timeout(WAIT, data.changed())
+        .await
+        .expect("data watch fires");
+    assert_eq!(ev.event_type, EventType::NodeDataChanged);
+    other.close().await;
+    c.close().await;
+}
+
+#[tokio::test]
+async fn watches_pipelined_with_the_recursive_watch_all_fire() {
+    let c = connect(&shared_server().connect_string()).await;
+    let other = connect(&shared_server().connect_string()).await;
+    let p = parent_with_child(&c, "modes-pipelined").await;
+    // Sent back to back: the children watch before the addWatch, the data watch after it.
+    let (children, r, data) = tokio::join!(
+        c.get_children_watch(&p),
+        c.add_watch(&p, true),
+        c.get_data_watch(&p)
+    );
+    let ((_, children), mut r, (_, _, data)) = (children.unwrap(), r.unwrap(), data.unwrap());
+    other
+        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    let ev = timeout(WAIT, children.changed())
+        .await
+        .expect("children watch fires");
+    assert_eq!(ev.event_type, EventType::NodeChildrenChanged);
+    assert_eq!(
+        next_of(&mut r, EventType::NodeCreated).await,
+        format!("{p}/d")
+    );
+    other.set_data(&p, b"1", None).await.unwrap();
+    let ev = timeout(WAIT, data.changed())
+        .await
+        .expect("data watch fires");
+    assert_eq!(ev.event_type, EventType::NodeDataChanged);
+    other
+        .create(&format!("{p}/e"), b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    assert_eq!(
+        next_of(&mut r, EventType::NodeCreated).await,
+        format!("{p}/e")
+    );
+    other.close().await;
+    c.close().await;
+}
