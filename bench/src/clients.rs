@@ -17,8 +17,8 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 /// Which configuration of ours this worker runs, from the client's name: `ours` (the
 /// defaults), `ours-lean` (coalesced writes and `ReadCoalescing::Expected`), or `ours-off`,
 /// `ours-certain`, `ours-expected`, `ours-adaptive` (the defaults with that receive mark), or
-/// `ours-shared` (registrations share a watch on their parent, `SharedWatch::Always`), for
-/// A/B runs with `--clients`.
+/// `ours-pernode` (each registration watches its own node, `SharedWatch::Never`, where the
+/// default shares one watch on the parent), for A/B runs with `--clients`.
 pub static VARIANT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// The names [`VARIANT`] takes.
@@ -28,7 +28,7 @@ pub const VARIANTS: &[&str] = &[
     "ours-certain",
     "ours-expected",
     "ours-adaptive",
-    "ours-shared",
+    "ours-pernode",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -155,9 +155,9 @@ impl Zk for Ours {
         let mut held = Vec::with_capacity(n);
         for i in 0..n {
             let port = 20000 + i as u16;
-            // `ours-shared`: the shared parent watch, which the default uses on 3.9+ only.
+            // `ours-pernode`: a watch per node instead of the default's shared parent watch.
             let shared_watch = match VARIANT.get().map(String::as_str) {
-                Some("ours-shared") => zc_zk::SharedWatch::Always,
+                Some("ours-pernode") => zc_zk::SharedWatch::Never,
                 _ => zc_zk::SharedWatch::Auto,
             };
             let options = zc_zk::RegisterOptions {

@@ -211,7 +211,21 @@ pub enum Unused {
 #[derive(Debug, Default)]
 pub struct WatchRegistry {
     paths: HashMap<Arc<str>, PathWatches>,
-    recursive_count: usize,
+    /// The paths holding persistent recursive watchers, each with their number.
+    recursive: Vec<(Arc<str>, usize)>,
+}
+
+/// Up to this many recursively watched paths, a notification checks each of them for being
+/// its path or an ancestor; beyond it, looks up each of the path's ancestors instead.
+const RECURSIVE_SCAN: usize = 8;
+
+/// Whether `ancestor` is `path` or one of its ancestors.
+fn covers(ancestor: &str, path: &str) -> bool {
+    match path.strip_prefix(ancestor) {
+        Some("") => true,
+        Some(rest) => ancestor == "/" || rest.starts_with('/'),
+        None => false,
+    }
 }
 
 impl WatchRegistry {
@@ -224,7 +238,10 @@ impl WatchRegistry {
         if !entry.contains(id, kind) {
             entry.push(id, kind);
             if kind == WatchKind::PersistentRecursive {
-                self.recursive_count += 1;
+                match self.recursive.iter_mut().find(|(p, _)| **p == **path) {
+                    Some((_, n)) => *n += 1,
+                    None => self.recursive.push((path.clone(), 1)),
+                }
             }
         }
     }
@@ -241,7 +258,7 @@ impl WatchRegistry {
 
     /// Whether `path` itself holds a persistent recursive watch (cheap when none is held).
     pub fn has_recursive(&self, path: &str) -> bool {
-        self.recursive_count > 0 && self.has(path, WatchKind::PersistentRecursive)
+        !self.recursive.is_empty() && self.has(path, WatchKind::PersistentRecursive)
     }
 
     /// Removes `id` from (`path`, `kind`); says which server watch, if any, is now unused.
@@ -253,7 +270,12 @@ impl WatchRegistry {
             return Unused::None;
         }
         if kind == WatchKind::PersistentRecursive {
-            self.recursive_count -= 1;
+            if let Some(i) = self.recursive.iter().position(|(p, _)| &**p == path) {
+                self.recursive[i].1 -= 1;
+                if self.recursive[i].1 == 0 {
+                    self.recursive.swap_remove(i);
+                }
+            }
         }
         let unused = match kind {
             WatchKind::Data | WatchKind::Exist
@@ -300,25 +322,38 @@ impl WatchRegistry {
                 self.paths.remove(path);
             }
         }
-        if self.recursive_count > 0 && event_type != EventType::NodeChildrenChanged {
-            let mut prefix = path;
-            loop {
-                if let Some(entry) = self.paths.get(prefix) {
-                    fired.extend(
-                        entry
-                            .iter()
-                            .filter(|(_, k)| *k == WatchKind::PersistentRecursive)
-                            .map(|(id, _)| id),
-                    );
+        if !self.recursive.is_empty() && event_type != EventType::NodeChildrenChanged {
+            let recursive_of = |entry: &PathWatches, fired: &mut Vec<WatcherId>| {
+                fired.extend(
+                    entry
+                        .iter()
+                        .filter(|(_, k)| *k == WatchKind::PersistentRecursive)
+                        .map(|(id, _)| id),
+                );
+            };
+            if self.recursive.len() <= RECURSIVE_SCAN {
+                for (ancestor, _) in &self.recursive {
+                    if covers(ancestor, path) {
+                        if let Some(entry) = self.paths.get(&**ancestor) {
+                            recursive_of(entry, &mut fired);
+                        }
+                    }
                 }
-                if prefix == "/" {
-                    break;
+            } else {
+                let mut prefix = path;
+                loop {
+                    if let Some(entry) = self.paths.get(prefix) {
+                        recursive_of(entry, &mut fired);
+                    }
+                    if prefix == "/" {
+                        break;
+                    }
+                    prefix = match prefix.rfind('/') {
+                        Some(0) => "/",
+                        Some(i) => &prefix[..i],
+                        None => break,
+                    };
                 }
-                prefix = match prefix.rfind('/') {
-                    Some(0) => "/",
-                    Some(i) => &prefix[..i],
-                    None => break,
-                };
             }
         }
         fired.sort_unstable();
@@ -328,7 +363,7 @@ impl WatchRegistry {
 
     /// Every watcher, removing them all (session expired or closed).
     pub fn drain(&mut self) -> Vec<WatcherId> {
-        self.recursive_count = 0;
+        self.recursive.clear();
         let mut all: Vec<WatcherId> = self
             .paths
             .drain()
@@ -414,6 +449,41 @@ mod tests {
         assert_eq!(w.fire(EventType::NodeCreated, "/a/b/c"), [2]);
         assert_eq!(w.fire(EventType::NodeChildrenChanged, "/a"), [1]);
         assert_eq!(w.len(), 2);
+    }
+
+    #[test]
+    fn recursive_watchers_see_their_subtree_only_however_many_paths_are_watched() {
+        for extra in [0, RECURSIVE_SCAN + 1] {
+            let mut w = WatchRegistry::default();
+            for i in 0..extra {
+                w.add(
+                    &format!("/other{i}").into(),
+                    WatchKind::PersistentRecursive,
+                    100 + i as u64,
+                );
+            }
+            w.add(&"/a".into(), WatchKind::PersistentRecursive, 1);
+            w.add(&"/a/b".into(), WatchKind::PersistentRecursive, 2);
+            w.add(&"/".into(), WatchKind::PersistentRecursive, 3);
+            let fired = |w: &mut WatchRegistry, path| -> Vec<u64> {
+                w.fire(EventType::NodeCreated, path)
+                    .into_iter()
+                    .filter(|id| *id < 100)
+                    .collect()
+            };
+            assert_eq!(fired(&mut w, "/a/b/c"), [1, 2, 3], "{extra} others");
+            assert_eq!(fired(&mut w, "/a/b"), [1, 2, 3]);
+            assert_eq!(fired(&mut w, "/a"), [1, 3]);
+            assert_eq!(fired(&mut w, "/ab"), [3], "a sibling sharing a prefix");
+            assert_eq!(fired(&mut w, "/"), [3]);
+            assert_eq!(
+                w.remove("/a", WatchKind::PersistentRecursive, 1),
+                Unused::PersistentRecursive
+            );
+            assert_eq!(fired(&mut w, "/a/x"), [3]);
+            assert!(!w.has_recursive("/a"));
+            assert!(w.has_recursive("/a/b"));
+        }
     }
 
     #[test]
