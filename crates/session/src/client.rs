@@ -1075,6 +1075,11 @@ impl Client {
 
     /// Adds a persistent (or, with `recursive`, persistent recursive) watch (3.6).
     ///
+    /// It works beside this session's one-shot watches on the same path on every server,
+    /// although before 3.9 the server keeps one watch mode per path and session
+    /// (ZOOKEEPER-4466): the session coordinates them. Before 3.9 a persistent and a
+    /// recursive watch of one session on one path still replace each other.
+    ///
     /// # Errors
     /// The connection errors.
     pub async fn add_watch(&self, path: &str, recursive: bool) -> Result<PersistentWatcher> {

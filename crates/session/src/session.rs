@@ -240,8 +240,8 @@ pub struct Session<C> {
     auths: Vec<Auth>,
     next_xid: i32,
     set_watches_in_flight: usize,
-    /// Recursive addWatch requests in flight (see `watch_modes`).
-    recursive_adds_in_flight: usize,
+    /// addWatch requests in flight (see `watch_modes`).
+    persistent_adds_in_flight: usize,
     ping_in_flight: bool,
     close_token: Option<C>,
     unsupported: Vec<OpCode>,
@@ -296,7 +296,7 @@ impl<C> Session<C> {
             auths: Vec::new(),
             next_xid: 1,
             set_watches_in_flight: 0,
-            recursive_adds_in_flight: 0,
+            persistent_adds_in_flight: 0,
             ping_in_flight: false,
             close_token: None,
             unsupported: Vec::new(),
@@ -606,7 +606,7 @@ impl<C> Session<C> {
             && self.queue.is_empty()
             && self.in_flight.len() < self.config.max_in_flight
             && !self.coalescing(1)
-            && !self.waits_for_recursive_add(&request)
+            && !self.waits_for_persistent_add(&request)
         {
             self.send_request(now, request, Some(token));
             return;
@@ -730,11 +730,17 @@ impl<C> Session<C> {
     pub fn remove_watcher(&mut self, now: Instant, path: &str, kind: WatchKind, id: WatcherId) {
         let watcher_type = match self.watches.remove(path, kind, id) {
             Unused::None => return,
-            // The server's data-table entry is the recursive watch's too (`watch_modes`).
-            Unused::Data if self.data_watch_serves_recursive(path) => return,
+            // The server's entry is a persistent watch's too (`watch_modes`).
+            Unused::Data | Unused::Children if self.one_shot_entry_serves_persistent(path) => {
+                return;
+            }
             Unused::Data => WatcherType::Data,
             Unused::Children => WatcherType::Children,
-            Unused::PersistentRecursive if self.recursive_watch_serves_data(path) => return,
+            Unused::Persistent | Unused::PersistentRecursive
+                if self.persistent_watch_serves_one_shots(path) =>
+            {
+                return;
+            }
             Unused::Persistent | Unused::PersistentRecursive => {
                 let precise = if kind == WatchKind::Persistent {
                     WatcherType::Persistent
@@ -862,7 +868,7 @@ impl<C> Session<C> {
         self.recv_buf.clear();
         self.ping_in_flight = false;
         self.set_watches_in_flight = 0;
-        self.recursive_adds_in_flight = 0;
+        self.persistent_adds_in_flight = 0;
         self.sasl = None;
         for f in std::mem::take(&mut self.in_flight) {
             if let Some(token) = f.token {
@@ -1037,8 +1043,8 @@ impl<C> Session<C> {
                 let Some(f) = self.in_flight.pop_front() else {
                     return Ok(());
                 };
-                if Self::is_recursive_add(f.op, f.watch.as_ref().map(|w| w.kind)) {
-                    self.recursive_adds_in_flight -= 1;
+                if Self::is_persistent_add(f.op, f.watch.as_ref().map(|w| w.kind)) {
+                    self.persistent_adds_in_flight -= 1;
                 }
                 self.note_zxid(header.zxid);
                 if header.err == ErrorCode::Unimplemented && min_version(f.op).is_some() {
@@ -1340,7 +1346,7 @@ impl<C> Session<C> {
             if self
                 .queue
                 .front()
-                .is_some_and(|q| self.waits_for_recursive_add(&q.request))
+                .is_some_and(|q| self.waits_for_persistent_add(&q.request))
             {
                 // Sent once that addWatch is answered (its reply flushes the queue again).
                 break;
@@ -1427,7 +1433,7 @@ impl<C> Session<C> {
         self.timers.stop_all();
         self.send_buf.clear();
         self.emit_state(state);
-        self.recursive_adds_in_flight = 0;
+        self.persistent_adds_in_flight = 0;
         for f in std::mem::take(&mut self.in_flight) {
             if let Some(token) = f.token {
                 self.complete(token, Err(err.clone()));

@@ -304,3 +304,68 @@ async fn watches_pipelined_with_the_recursive_watch_all_fire() {
     other.close().await;
     c.close().await;
 }
+
+#[tokio::test]
+async fn one_shot_watches_set_after_a_persistent_one_leave_it_whole() {
+    let c = connect(&shared_server().connect_string()).await;
+    let other = connect(&shared_server().connect_string()).await;
+    let p = parent_with_child(&c, "modes-persistent").await;
+    let mut persistent = c.add_watch(&p, false).await.unwrap();
+    let (_, _, data) = c.get_data_watch(&p).await.unwrap();
+    let (_, children) = c.get_children_watch(&p).await.unwrap();
+    // Each one-shot fires once; the persistent watch sees every change, the second ones too.
+    for round in 0..2 {
+        other.set_data(&p, b"x", None).await.unwrap();
+        assert_eq!(
+            next_of(&mut persistent, EventType::NodeDataChanged).await,
+            p
+        );
+        let d = format!("{p}/d{round}");
+        other
+            .create(&d, b"", &CreateOptions::persistent())
+            .await
+            .unwrap();
+        assert_eq!(
+            next_of(&mut persistent, EventType::NodeChildrenChanged).await,
+            p,
+            "round {round}"
+        );
+    }
+    let ev = timeout(WAIT, data.changed())
+        .await
+        .expect("data watch fires");
+    assert_eq!(ev.event_type, EventType::NodeDataChanged);
+    let ev = timeout(WAIT, children.changed())
+        .await
+        .expect("children watch fires");
+    assert_eq!(ev.event_type, EventType::NodeChildrenChanged);
+    other.close().await;
+    c.close().await;
+}
+
+#[tokio::test]
+async fn a_persistent_watch_outlives_dropped_one_shot_watchers_beside_it() {
+    let c = connect(&shared_server().connect_string()).await;
+    let other = connect(&shared_server().connect_string()).await;
+    let p = parent_with_child(&c, "modes-persistent-drop").await;
+    let (_, _, data) = c.get_data_watch(&p).await.unwrap();
+    let (_, children) = c.get_children_watch(&p).await.unwrap();
+    let mut persistent = c.add_watch(&p, false).await.unwrap();
+    drop((data, children));
+    c.sync("/").await.unwrap();
+    other.set_data(&p, b"x", None).await.unwrap();
+    assert_eq!(
+        next_of(&mut persistent, EventType::NodeDataChanged).await,
+        p
+    );
+    other
+        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    assert_eq!(
+        next_of(&mut persistent, EventType::NodeChildrenChanged).await,
+        p
+    );
+    other.close().await;
+    c.close().await;
+}
