@@ -20,7 +20,7 @@ use crate::path::Chroot;
 use crate::rng::Rng;
 use crate::sasl::DigestMd5;
 use crate::timers::{self, Timer, TimerTable};
-use crate::watches::{Unused, WatchKind, WatchRegistry, WatchedEvent, WatcherId};
+use crate::watches::{WatchKind, WatchRegistry, WatchedEvent, WatcherId};
 
 mod watch_modes;
 
@@ -242,6 +242,9 @@ pub struct Session<C> {
     set_watches_in_flight: usize,
     /// addWatch requests in flight (see `watch_modes`).
     persistent_adds_in_flight: usize,
+    /// Persistent watches kept on the server for the one-shot watchers of their path that
+    /// may rely on them, to remove when the last of those goes (see `watch_modes`).
+    deferred_removals: Vec<(std::sync::Arc<str>, WatchKind)>,
     ping_in_flight: bool,
     close_token: Option<C>,
     unsupported: Vec<OpCode>,
@@ -297,6 +300,7 @@ impl<C> Session<C> {
             next_xid: 1,
             set_watches_in_flight: 0,
             persistent_adds_in_flight: 0,
+            deferred_removals: Vec::new(),
             ping_in_flight: false,
             close_token: None,
             unsupported: Vec::new(),
@@ -728,38 +732,20 @@ impl<C> Session<C> {
     /// Removes local watcher `id` of (`path`, `kind`); when no local watcher is left for that
     /// server watch, asks the server to remove it too.
     pub fn remove_watcher(&mut self, now: Instant, path: &str, kind: WatchKind, id: WatcherId) {
-        let watcher_type = match self.watches.remove(path, kind, id) {
-            Unused::None => return,
-            // The server's entry is a persistent watch's too (`watch_modes`).
-            Unused::Data | Unused::Children if self.one_shot_entry_serves_persistent(path) => {
-                return;
+        let unused = self.watches.remove(path, kind, id);
+        if let watch_modes::Removal::Send(watcher_type) = self.server_removal(path, kind, unused) {
+            self.send_remove_watches(now, path, watcher_type);
+        }
+        if !kind.is_persistent() && !self.deferred_removals.is_empty() {
+            for watcher_type in self.due_deferred_removals(path) {
+                self.send_remove_watches(now, path, watcher_type);
             }
-            Unused::Data => WatcherType::Data,
-            Unused::Children => WatcherType::Children,
-            Unused::Persistent | Unused::PersistentRecursive
-                if self.persistent_watch_serves_one_shots(path) =>
-            {
-                return;
-            }
-            Unused::Persistent | Unused::PersistentRecursive => {
-                let precise = if kind == WatchKind::Persistent {
-                    WatcherType::Persistent
-                } else {
-                    WatcherType::PersistentRecursive
-                };
-                if !self.watches.watches_path(path) && !self.any_watch_pending(path) {
-                    // Nothing else is watched there: `Any`, which every server knows.
-                    WatcherType::Any
-                } else if self.server_version.is_some_and(|v| v >= (3, 9, 0)) {
-                    precise
-                } else {
-                    // Before 3.9 removeWatches knows no persistent types (3.8 answers
-                    // MarshallingError), and `Any` would take the path's other watches with
-                    // it: the server watch stays, and its events find no local watcher.
-                    return;
-                }
-            }
-        };
+        }
+    }
+
+    /// Asks the server to remove its watch of `watcher_type` on `path` (when connected: a
+    /// new connection re-arms only the watches held).
+    fn send_remove_watches(&mut self, now: Instant, path: &str, watcher_type: WatcherType) {
         if self.state != State::Connected || self.unsupported_op(OpCode::RemoveWatches).is_some() {
             // Disconnected: the watch simply is not re-armed.
             return;
@@ -869,6 +855,8 @@ impl<C> Session<C> {
         self.ping_in_flight = false;
         self.set_watches_in_flight = 0;
         self.persistent_adds_in_flight = 0;
+        // The next connection holds only the watches SetWatches re-arms.
+        self.deferred_removals.clear();
         self.sasl = None;
         for f in std::mem::take(&mut self.in_flight) {
             if let Some(token) = f.token {
@@ -984,6 +972,11 @@ impl<C> Session<C> {
                 let path = self.chroot.strip(&server_path);
                 trace!(target: "zookeeper", event = event.event_type.name(), %path, "notification");
                 let watchers = self.watches.fire(event.event_type, &path);
+                if !self.deferred_removals.is_empty() {
+                    for watcher_type in self.due_deferred_removals(&path) {
+                        self.send_remove_watches(now, &path, watcher_type);
+                    }
+                }
                 if !watchers.is_empty() {
                     self.events.push_back(Event::Watch {
                         watchers,
@@ -1054,6 +1047,7 @@ impl<C> Session<C> {
                     }
                 }
                 if let Some(w) = f.watch {
+                    self.after_watch_reply(f.op, &w, header.err.is_ok());
                     self.register_watch(w, header.err);
                 }
                 if f.op == OpCode::Sasl && f.token.is_none() {
@@ -1434,6 +1428,7 @@ impl<C> Session<C> {
         self.send_buf.clear();
         self.emit_state(state);
         self.persistent_adds_in_flight = 0;
+        self.deferred_removals.clear();
         for f in std::mem::take(&mut self.in_flight) {
             if let Some(token) = f.token {
                 self.complete(token, Err(err.clone()));

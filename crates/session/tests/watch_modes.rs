@@ -8,11 +8,17 @@
 //! tests hold the client to each order, and to a reconnect, whose SetWatches sets the
 //! recursive watches last.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Waker};
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use tokio::time::timeout;
 use zk_session::{
-    Client, CreateOptions, EventType, PersistentWatcher, SessionConfig, SessionState,
+    Client, CreateOptions, Error, EventType, PersistentWatcher, SessionConfig, SessionState, Stat,
+    WatcherType,
 };
 use zk_testkit::{FaultProxy, shared_server, unique_path};
 
@@ -28,6 +34,39 @@ async fn connect(connect_string: &str) -> Client {
     )
     .await
     .expect("connect")
+}
+
+/// A session that keeps at most one request in flight: the rest wait in its queue.
+async fn one_at_a_time() -> Client {
+    Client::connect_with(
+        &shared_server().connect_string(),
+        SessionConfig {
+            session_timeout: Duration::from_secs(10),
+            max_in_flight: 1,
+            ..SessionConfig::default()
+        },
+    )
+    .await
+    .expect("connect")
+}
+
+/// What a read of a node returns.
+type Read = Result<(Bytes, Stat), Error>;
+
+/// `n` reads of `path`, each polled once (which submits it), to await later.
+fn submit_reads<'a>(
+    c: &'a Client,
+    path: &'a str,
+    n: usize,
+) -> Vec<Pin<Box<impl Future<Output = Read> + 'a>>> {
+    let mut cx = Context::from_waker(Waker::noop());
+    (0..n)
+        .map(|_| {
+            let mut call = Box::pin(c.get_data(path));
+            assert!(call.as_mut().poll(&mut cx).is_pending());
+            call
+        })
+        .collect()
 }
 
 /// A fresh persistent node with one child, `c`.
@@ -366,6 +405,77 @@ async fn a_persistent_watch_outlives_dropped_one_shot_watchers_beside_it() {
         next_of(&mut persistent, EventType::NodeChildrenChanged).await,
         p
     );
+    other.close().await;
+    c.close().await;
+}
+
+#[tokio::test]
+async fn a_data_watcher_dropped_while_a_recursive_watch_waits_in_the_queue_leaves_it_whole() {
+    let c = one_at_a_time().await;
+    let other = connect(&shared_server().connect_string()).await;
+    let p = parent_with_child(&c, "modes-queued-add").await;
+    let (_, _, data) = c.get_data_watch(&p).await.unwrap();
+    // One read goes out and seven wait, the addWatch behind them (eight round trips, while
+    // the commands are taken in microseconds); then the data watcher goes.
+    let reads = submit_reads(&c, &p, 8);
+    let (r, ()) = tokio::join!(c.add_watch(&p, true), async { drop(data) });
+    for read in reads {
+        read.await.unwrap();
+    }
+    let mut r = r.unwrap();
+    other
+        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    assert_eq!(
+        next_of(&mut r, EventType::NodeCreated).await,
+        format!("{p}/d")
+    );
+    other.close().await;
+    c.close().await;
+}
+
+#[tokio::test]
+async fn a_data_watcher_dropped_while_another_on_its_path_is_on_its_way_leaves_that_one_armed() {
+    let c = connect(&shared_server().connect_string()).await;
+    let other = connect(&shared_server().connect_string()).await;
+    let p = parent_with_child(&c, "modes-pending-data").await;
+    let (_, _, first) = c.get_data_watch(&p).await.unwrap();
+    let (second, ()) = tokio::join!(c.get_data_watch(&p), async { drop(first) });
+    let (_, _, second) = second.unwrap();
+    other.set_data(&p, b"1", None).await.unwrap();
+    let ev = timeout(WAIT, second.changed())
+        .await
+        .expect("the second data watch fires");
+    assert_eq!(ev.event_type, EventType::NodeDataChanged);
+    other.close().await;
+    c.close().await;
+}
+
+#[tokio::test]
+async fn a_recursive_watch_kept_for_a_data_watcher_is_removed_once_that_watcher_fires() {
+    let c = connect(&shared_server().connect_string()).await;
+    let other = connect(&shared_server().connect_string()).await;
+    let p = parent_with_child(&c, "modes-deferred").await;
+    let r = c.add_watch(&p, true).await.unwrap();
+    let (_, _, data) = c.get_data_watch(&p).await.unwrap();
+    // The data watch went without its flag: the recursive watch carries it, and stays.
+    drop(r);
+    c.sync("/").await.unwrap();
+    c.check_watches(&p, WatcherType::Any).await.unwrap();
+    other.set_data(&p, b"1", None).await.unwrap();
+    let ev = timeout(WAIT, data.changed())
+        .await
+        .expect("data watch fires");
+    assert_eq!(ev.event_type, EventType::NodeDataChanged);
+    // Nothing relies on the server watch any more: it goes.
+    timeout(WAIT, async {
+        while c.check_watches(&p, WatcherType::Any).await != Err(Error::NoWatcher) {
+            c.sync("/").await.unwrap();
+        }
+    })
+    .await
+    .expect("the server watch is removed");
     other.close().await;
     c.close().await;
 }

@@ -33,8 +33,10 @@
 use tracing::warn;
 use zk_proto::OpCode;
 
-use super::{InFlight, OutgoingRequest, Session};
-use crate::watches::WatchKind;
+use zk_proto::WatcherType;
+
+use super::{InFlight, OutgoingRequest, Session, WatchRegistration};
+use crate::watches::{Unused, WatchKind};
 
 /// Whether a persistent watch of `persistent`'s kind reports every event a one-shot watch of
 /// kind `one_shot` on the same path would.
@@ -59,20 +61,34 @@ fn ends_with_watch_flag(op: OpCode) -> bool {
     )
 }
 
+/// What a local watcher's removal asks of the server's watch.
+pub(super) enum Removal {
+    /// Nothing: other local watchers (or requests on their way) still use it.
+    Keep,
+    /// removeWatches of this type.
+    Send(WatcherType),
+}
+
 impl<C> Session<C> {
     /// Whether a request of `op` registering a watch of `kind` is an addWatch.
     pub(super) fn is_persistent_add(op: OpCode, kind: Option<WatchKind>) -> bool {
         op == OpCode::AddWatch && kind.is_some_and(WatchKind::is_persistent)
     }
 
-    /// Whether a request in flight would register a watch of a kind `wanted` selects on
-    /// `path`.
+    /// Whether a request in flight or queued would register a watch of a kind `wanted`
+    /// selects on `path`.
     fn pending_watch(&self, path: &str, wanted: impl Fn(OpCode, WatchKind) -> bool) -> bool {
-        self.in_flight.iter().any(|f: &InFlight<C>| {
-            f.watch
-                .as_ref()
-                .is_some_and(|w| &*w.path == path && wanted(f.op, w.kind))
-        })
+        let registers = |op: OpCode, w: &Option<WatchRegistration>| {
+            w.as_ref()
+                .is_some_and(|w| &*w.path == path && wanted(op, w.kind))
+        };
+        self.in_flight
+            .iter()
+            .any(|f: &InFlight<C>| registers(f.op, &f.watch))
+            || self
+                .queue
+                .iter()
+                .any(|q| registers(q.request.op, &q.request.watch))
     }
 
     /// Whether the session holds a persistent watch on `path` that covers a one-shot watch
@@ -83,14 +99,38 @@ impl<C> Session<C> {
                 && self.watches.has(path, WatchKind::Persistent))
     }
 
+    /// Whether a persistent watch on `path`, held or on its way, shares the server entry of
+    /// a one-shot watch of `kind`.
+    fn shares_entry(&self, path: &str, kind: WatchKind) -> bool {
+        self.covered(path, kind)
+            || self.pending_watch(path, |op, k| {
+                Self::is_persistent_add(op, Some(k)) && covers(k, kind)
+            })
+    }
+
+    /// Whether one-shot watchers of `path` that a persistent watch of `kind` covers are held
+    /// or on their way (they may have been sent without their own server watch).
+    fn relying_one_shots(&self, path: &str, kind: WatchKind) -> bool {
+        [WatchKind::Data, WatchKind::Exist, WatchKind::Child]
+            .into_iter()
+            .any(|one_shot| covers(kind, one_shot) && self.watches.has(path, one_shot))
+            || self.pending_watch(path, |op, k| {
+                !Self::is_persistent_add(op, Some(k)) && covers(kind, k)
+            })
+    }
+
     /// Whether `request` must wait for an addWatch on its path to be answered: a one-shot
     /// watch that the watch being added would cover (if it is set) or that must be set on the
     /// server after its reply (if it is not).
     pub(super) fn waits_for_persistent_add(&self, request: &OutgoingRequest) -> bool {
         self.persistent_adds_in_flight > 0
             && request.watch.as_ref().is_some_and(|w| {
-                self.pending_watch(&w.path, |op, kind| {
-                    Self::is_persistent_add(op, Some(kind)) && covers(kind, w.kind)
+                self.in_flight.iter().any(|f| {
+                    f.watch.as_ref().is_some_and(|a| {
+                        a.path == w.path
+                            && Self::is_persistent_add(f.op, Some(a.kind))
+                            && covers(a.kind, w.kind)
+                    })
                 })
             })
     }
@@ -105,51 +145,129 @@ impl<C> Session<C> {
             }
         } else if Self::is_persistent_add(request.op, Some(w.kind)) {
             self.persistent_adds_in_flight += 1;
-            let path = w.path.clone();
             let other = if w.kind == WatchKind::Persistent {
                 WatchKind::PersistentRecursive
             } else {
                 WatchKind::Persistent
             };
-            if self.watches.has(&path, other) && self.server_version.is_none_or(|v| v < (3, 9, 0)) {
-                warn!(target: "zookeeper", %path, "a persistent and a recursive watch on one path: before ZooKeeper 3.9 the one added last replaces the other on the server");
-            }
-            if w.kind == WatchKind::PersistentRecursive
-                && (self.watches.has(&path, WatchKind::Child)
-                    || self.pending_watch(&path, |_, kind| kind == WatchKind::Child))
-            {
-                let server_path = self.chroot.add(&path);
-                self.write_set_watches([
-                    Vec::new(),
-                    Vec::new(),
-                    vec![server_path],
-                    Vec::new(),
-                    Vec::new(),
-                ]);
+            if self.watches.has(&w.path, other) && self.before_3_9() {
+                warn!(target: "zookeeper", path = %w.path, "a persistent and a recursive watch on one path: before ZooKeeper 3.9 the one added last replaces the other on the server");
             }
         }
     }
 
-    /// Whether the server's one-shot watch of a kind on `path` must stay when its last local
-    /// watcher goes: a persistent watch of this session holds the same server entry.
-    pub(super) fn one_shot_entry_serves_persistent(&self, path: &str) -> bool {
-        self.watches.has_recursive(path)
-            || self.watches.has(path, WatchKind::Persistent)
-            || (self.persistent_adds_in_flight > 0
-                && self.pending_watch(path, |op, kind| Self::is_persistent_add(op, Some(kind))))
+    /// Whether the server may be older than 3.9 (its version unknown, or known older).
+    fn before_3_9(&self) -> bool {
+        self.server_version.is_none_or(|v| v < (3, 9, 0))
     }
 
-    /// Whether the server's persistent watch on `path` must stay when its last local watcher
-    /// goes: one-shot watchers of the path may rely on it.
-    pub(super) fn persistent_watch_serves_one_shots(&self, path: &str) -> bool {
-        [WatchKind::Data, WatchKind::Exist, WatchKind::Child]
-            .into_iter()
-            .any(|kind| self.watches.has(path, kind))
-            || self.pending_watch(path, |_, kind| !kind.is_persistent())
+    /// Called with each reply to a request that registered a watch, before the watch is
+    /// registered. A recursive addWatch set after children watches of its path (theirs are
+    /// the replies before this one) silenced them on a server before 3.9: SetWatches sets them
+    /// back to one-shot, relative to this reply's zxid, so that a change since fires them.
+    pub(super) fn after_watch_reply(&mut self, op: OpCode, w: &WatchRegistration, ok: bool) {
+        if ok
+            && op == OpCode::AddWatch
+            && w.kind == WatchKind::PersistentRecursive
+            && self.before_3_9()
+            && self.watches.has(&w.path, WatchKind::Child)
+        {
+            let server_path = self.chroot.add(&w.path);
+            self.write_set_watches([
+                Vec::new(),
+                Vec::new(),
+                vec![server_path],
+                Vec::new(),
+                Vec::new(),
+            ]);
+        }
     }
 
-    /// Whether a request in flight registers any watch on `path`.
-    pub(super) fn any_watch_pending(&self, path: &str) -> bool {
-        self.pending_watch(path, |_, _| true)
+    /// What the removal of the last local watcher of `kind` on `path` (`unused` says which
+    /// server watch lost its last local watcher) asks of the server.
+    pub(super) fn server_removal(
+        &mut self,
+        path: &str,
+        kind: WatchKind,
+        unused: Unused,
+    ) -> Removal {
+        let one_shot = match unused {
+            Unused::None => return Removal::Keep,
+            Unused::Data => Some((WatchKind::Data, WatcherType::Data)),
+            Unused::Children => Some((WatchKind::Child, WatcherType::Children)),
+            Unused::Persistent | Unused::PersistentRecursive => None,
+        };
+        if let Some((one_shot, watcher_type)) = one_shot {
+            // Another watch of this kind on its way owns the server watch now, and so does a
+            // persistent watch that shares its entry.
+            let same_kind = |_: OpCode, k: WatchKind| {
+                k == one_shot || (one_shot == WatchKind::Data && k == WatchKind::Exist)
+            };
+            if self.pending_watch(path, same_kind) || self.shares_entry(path, one_shot) {
+                return Removal::Keep;
+            }
+            return Removal::Send(watcher_type);
+        }
+        if self.pending_watch(path, |op, k| {
+            Self::is_persistent_add(op, Some(k)) && k == kind
+        }) {
+            return Removal::Keep;
+        }
+        if self.relying_one_shots(path, kind) {
+            // Removed when the last of them goes (`retry_deferred_removals`).
+            if !self
+                .deferred_removals
+                .iter()
+                .any(|(p, k)| &**p == path && *k == kind)
+            {
+                self.deferred_removals.push((path.into(), kind));
+            }
+            return Removal::Keep;
+        }
+        self.persistent_removal(path, kind)
+    }
+
+    /// How to remove the server's persistent watch of `kind` on `path`, no local watcher of
+    /// it or relying on it being left.
+    fn persistent_removal(&self, path: &str, kind: WatchKind) -> Removal {
+        if !self.watches.watches_path(path) && !self.pending_watch(path, |_, _| true) {
+            // Nothing else is watched there: `Any`, which every server knows.
+            Removal::Send(WatcherType::Any)
+        } else if !self.before_3_9() {
+            Removal::Send(if kind == WatchKind::Persistent {
+                WatcherType::Persistent
+            } else {
+                WatcherType::PersistentRecursive
+            })
+        } else {
+            // Before 3.9 removeWatches knows no persistent types (3.8 answers
+            // MarshallingError), and `Any` would take the path's other watches with it: the
+            // server watch stays, and its events find no local watcher.
+            Removal::Keep
+        }
+    }
+
+    /// The persistent watches on `path` whose removal waited for one-shot watchers: those
+    /// that none relies on any more (after a removal, or a notification that fired them).
+    pub(super) fn due_deferred_removals(&mut self, path: &str) -> Vec<WatcherType> {
+        let mut due = Vec::new();
+        let mut i = 0;
+        while i < self.deferred_removals.len() {
+            let (p, kind) = &self.deferred_removals[i];
+            let kind = *kind;
+            if &**p != path || (!self.watches.has(path, kind) && self.relying_one_shots(path, kind))
+            {
+                i += 1;
+                continue;
+            }
+            self.deferred_removals.swap_remove(i);
+            // Re-added since: the new watcher owns the server watch.
+            if !self.watches.has(path, kind) {
+                if let Removal::Send(t) = self.persistent_removal(path, kind) {
+                    due.push(t);
+                }
+            }
+        }
+        due
     }
 }
