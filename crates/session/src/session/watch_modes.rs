@@ -19,7 +19,8 @@
 //!   reports (data and exist watches under a recursive watch; data, exist and children
 //!   watches under a persistent one) is sent *without* its watch flag and registered locally
 //!   only. While that path's addWatch is in flight, such a request waits at the head of the
-//!   queue for its reply (whether the watch is set is known only then);
+//!   queue for its reply (whether the watch is set is known only then), unless the server is
+//!   known to be 3.9 or newer;
 //! - a recursive addWatch on a path with a children watch (held, or its request in flight) is
 //!   followed at once by SetWatches for that children watch, which sets it back to one-shot
 //!   (or, if the children changed since the last zxid seen, fires it); after a reconnect such
@@ -123,7 +124,9 @@ impl<C> Session<C> {
     /// watch that the watch being added would cover (if it is set) or that must be set on the
     /// server after its reply (if it is not).
     pub(super) fn waits_for_persistent_add(&self, request: &OutgoingRequest) -> bool {
+        // 3.9+ keeps the modes apart: sent at once, the one-shot gets its own server watch.
         self.persistent_adds_in_flight > 0
+            && self.before_3_9()
             && request.watch.as_ref().is_some_and(|w| {
                 self.in_flight.iter().any(|f| {
                     f.watch.as_ref().is_some_and(|a| {
