@@ -47,9 +47,8 @@ impl From<String> for Address {
 }
 
 fn node_name(host: &str, port: u16) -> String {
-    use std::fmt::Write;
-    // Built by hand: `format!` pads each piece through the formatter, most of a
-    // registration's string work.
+    // Built by hand: `format!` (and `write!` for the port) goes through the formatter, most
+    // of a registration's string work.
     let bracket = host.contains(':');
     let mut name = String::with_capacity(host.len() + 8);
     if bracket {
@@ -60,7 +59,20 @@ fn node_name(host: &str, port: u16) -> String {
         name.push(']');
     }
     name.push(':');
-    let _ = write!(name, "{port}");
+    let mut digits = [0u8; 5];
+    let mut n = port;
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[start..] {
+        name.push(char::from(d));
+    }
     name
 }
 
@@ -118,6 +130,14 @@ mod tests {
         assert_eq!(Address::from("a:b").node_names(), ["a:b"]);
         let v6: SocketAddr = "[::1]:8080".parse().unwrap();
         assert_eq!(Address::from(v6).node_names(), ["[::1]:8080"]);
+    }
+
+    #[test]
+    fn ports_are_written_in_decimal_at_every_width() {
+        for port in [0, 7, 10, 99, 100, 8080, 10000, 65535] {
+            assert_eq!(node_name("h", port), format!("h:{port}"));
+        }
+        assert_eq!(node_name("::1", 0), "[::1]:0");
     }
 
     #[test]

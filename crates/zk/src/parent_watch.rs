@@ -61,7 +61,7 @@ pub(crate) struct ParentWatch {
     state: Mutex<State>,
     settled: Notify,
     /// The registrations' tasks by node path (a path registered twice has two).
-    interests: Mutex<foldhash::HashMap<String, Pokers>>,
+    interests: Mutex<foldhash::HashMap<Arc<str>, Pokers>>,
     next_interest: AtomicU64,
     /// Ends the dispatch task when the last registration lets go.
     stop: Mutex<Option<oneshot::Sender<()>>>,
@@ -172,7 +172,8 @@ impl ParentWatch {
     /// Routes events on `path` to `poker` until the returned interest is dropped.
     pub(crate) fn watch_node(self: &Arc<Self>, path: &str, poker: Poker<Command>) -> Interest {
         let id = self.next_interest.fetch_add(1, Ordering::Relaxed);
-        let path = path.to_owned();
+        // One allocation of the path, shared by the table's key and the interest.
+        let path: Arc<str> = Arc::from(path);
         lock(&self.interests)
             .entry(path.clone())
             .or_default()
@@ -209,17 +210,17 @@ impl Drop for ParentWatch {
 #[derive(Debug)]
 pub(crate) struct Interest {
     watch: Arc<ParentWatch>,
-    path: String,
+    path: Arc<str>,
     id: u64,
 }
 
 impl Drop for Interest {
     fn drop(&mut self) {
         let mut interests = lock(&self.watch.interests);
-        if let Some(list) = interests.get_mut(&self.path) {
+        if let Some(list) = interests.get_mut(&*self.path) {
             list.retain(|(id, _)| *id != self.id);
             if list.is_empty() {
-                interests.remove(&self.path);
+                interests.remove(&*self.path);
             }
         }
     }
