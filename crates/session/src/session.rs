@@ -733,13 +733,11 @@ impl<C> Session<C> {
     /// server watch, asks the server to remove it too.
     pub fn remove_watcher(&mut self, now: Instant, path: &str, kind: WatchKind, id: WatcherId) {
         let unused = self.watches.remove(path, kind, id);
-        if let watch_modes::Removal::Send(watcher_type) = self.server_removal(path, kind, unused) {
+        if let Some(watcher_type) = self.server_removal(path, kind, unused) {
             self.send_remove_watches(now, path, watcher_type);
         }
         if !kind.is_persistent() && !self.deferred_removals.is_empty() {
-            for watcher_type in self.due_deferred_removals(path) {
-                self.send_remove_watches(now, path, watcher_type);
-            }
+            self.remove_deferred(now, path);
         }
     }
 
@@ -973,9 +971,7 @@ impl<C> Session<C> {
                 trace!(target: "zookeeper", event = event.event_type.name(), %path, "notification");
                 let watchers = self.watches.fire(event.event_type, &path);
                 if !self.deferred_removals.is_empty() {
-                    for watcher_type in self.due_deferred_removals(&path) {
-                        self.send_remove_watches(now, &path, watcher_type);
-                    }
+                    self.remove_deferred(now, &path);
                 }
                 if !watchers.is_empty() {
                     self.events.push_back(Event::Watch {
@@ -1036,7 +1032,10 @@ impl<C> Session<C> {
                 let Some(f) = self.in_flight.pop_front() else {
                     return Ok(());
                 };
-                if Self::is_persistent_add(f.op, f.watch.as_ref().map(|w| w.kind)) {
+                if f.watch
+                    .as_ref()
+                    .is_some_and(|w| watch_modes::is_persistent_add(f.op, w.kind))
+                {
                     self.persistent_adds_in_flight -= 1;
                 }
                 self.note_zxid(header.zxid);
@@ -1232,8 +1231,7 @@ impl<C> Session<C> {
             server(recursive),
         ];
         let late = server(late_child);
-        let count = self.write_set_watches(main)
-            + self.write_set_watches([Vec::new(), Vec::new(), late, Vec::new(), Vec::new()]);
+        let count = self.write_set_watches(main) + self.write_child_set_watches(late);
         debug!(target: "zookeeper", watches = self.watches.len(), batches = count, "re-arming watches");
     }
 
@@ -1296,6 +1294,11 @@ impl<C> Session<C> {
             self.set_watches_in_flight += 1;
         }
         count
+    }
+
+    /// [`write_set_watches`](Session::write_set_watches) for children watches only.
+    fn write_child_set_watches(&mut self, child: Vec<String>) -> usize {
+        self.write_set_watches([Vec::new(), Vec::new(), child, Vec::new(), Vec::new()])
     }
 
     fn register_watch(&mut self, w: WatchRegistration, err: ErrorCode) {

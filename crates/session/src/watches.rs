@@ -211,8 +211,8 @@ pub enum Unused {
 #[derive(Debug, Default)]
 pub struct WatchRegistry {
     paths: HashMap<Arc<str>, PathWatches>,
-    /// The paths holding persistent recursive watchers, each with their number.
-    recursive: Vec<(Arc<str>, usize)>,
+    /// The paths holding persistent recursive watchers.
+    recursive: Vec<Arc<str>>,
 }
 
 /// Up to this many recursively watched paths, a notification checks each of them for being
@@ -220,7 +220,7 @@ pub struct WatchRegistry {
 const RECURSIVE_SCAN: usize = 8;
 
 /// Whether `ancestor` is `path` or one of its ancestors.
-fn covers(ancestor: &str, path: &str) -> bool {
+fn is_self_or_ancestor(ancestor: &str, path: &str) -> bool {
     match path.strip_prefix(ancestor) {
         Some("") => true,
         Some(rest) => ancestor == "/" || rest.starts_with('/'),
@@ -237,11 +237,10 @@ impl WatchRegistry {
         };
         if !entry.contains(id, kind) {
             entry.push(id, kind);
-            if kind == WatchKind::PersistentRecursive {
-                match self.recursive.iter_mut().find(|(p, _)| **p == **path) {
-                    Some((_, n)) => *n += 1,
-                    None => self.recursive.push((path.clone(), 1)),
-                }
+            if kind == WatchKind::PersistentRecursive
+                && !self.recursive.iter().any(|p| **p == **path)
+            {
+                self.recursive.push(path.clone());
             }
         }
     }
@@ -269,13 +268,8 @@ impl WatchRegistry {
         if !entry.remove(id, kind) {
             return Unused::None;
         }
-        if kind == WatchKind::PersistentRecursive {
-            if let Some(i) = self.recursive.iter().position(|(p, _)| &**p == path) {
-                self.recursive[i].1 -= 1;
-                if self.recursive[i].1 == 0 {
-                    self.recursive.swap_remove(i);
-                }
-            }
+        if kind == WatchKind::PersistentRecursive && !entry.has(kind) {
+            self.recursive.retain(|p| &**p != path);
         }
         let unused = match kind {
             WatchKind::Data | WatchKind::Exist
@@ -332,8 +326,8 @@ impl WatchRegistry {
                 );
             };
             if self.recursive.len() <= RECURSIVE_SCAN {
-                for (ancestor, _) in &self.recursive {
-                    if covers(ancestor, path) {
+                for ancestor in &self.recursive {
+                    if is_self_or_ancestor(ancestor, path) {
                         if let Some(entry) = self.paths.get(&**ancestor) {
                             recursive_of(entry, &mut fired);
                         }

@@ -17,8 +17,8 @@ use bytes::Bytes;
 
 use tokio::time::timeout;
 use zk_session::{
-    Client, CreateOptions, Error, EventType, PersistentWatcher, SessionConfig, SessionState, Stat,
-    WatcherType,
+    Client, CreateOptions, Error, EventType, OneshotWatcher, PersistentWatcher, SessionConfig,
+    SessionEvents, SessionState, Stat, WatcherType,
 };
 use zk_testkit::{FaultProxy, shared_server, unique_path};
 
@@ -81,6 +81,36 @@ async fn parent_with_child(c: &Client, name: &str) -> String {
     p
 }
 
+/// Creates `parent/name` as `c`.
+async fn create_child(c: &Client, parent: &str, name: &str) {
+    c.create(
+        &format!("{parent}/{name}"),
+        b"",
+        &CreateOptions::persistent(),
+    )
+    .await
+    .unwrap();
+}
+
+/// Waits up to `WAIT` for `w` to fire (else fails with `what`), and checks its event type.
+async fn fires(w: OneshotWatcher, want: EventType, what: &str) {
+    let ev = timeout(WAIT, w.changed()).await.expect(what);
+    assert_eq!(ev.event_type, want);
+}
+
+/// Waits up to `WAIT` for a session state that `want` accepts (else fails with `what`).
+async fn wait_session(events: &mut SessionEvents, want: impl Fn(SessionState) -> bool, what: &str) {
+    timeout(WAIT, async {
+        while let Some(ev) = events.next().await {
+            if want(ev.state) {
+                return;
+            }
+        }
+    })
+    .await
+    .expect(what);
+}
+
 /// The next event of `w` whose type is `want`, skipping others, within `WAIT`.
 async fn next_of(w: &mut PersistentWatcher, want: EventType) -> String {
     timeout(WAIT, async {
@@ -110,14 +140,8 @@ async fn a_data_watch_set_after_a_recursive_one_leaves_it_seeing_descendants() {
     // The data watch still fires once for the parent's own change, and the recursive one
     // keeps going after it.
     other.set_data(&p, b"1", None).await.unwrap();
-    let ev = timeout(WAIT, data.changed())
-        .await
-        .expect("data watch fires");
-    assert_eq!(ev.event_type, EventType::NodeDataChanged);
-    other
-        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
-        .await
-        .unwrap();
+    fires(data, EventType::NodeDataChanged, "data watch fires").await;
+    create_child(&other, &p, "d").await;
     assert_eq!(
         next_of(&mut r, EventType::NodeCreated).await,
         format!("{p}/d")
@@ -140,20 +164,14 @@ async fn an_exists_watch_set_after_a_recursive_one_leaves_it_seeing_descendants(
     );
     // Creations reach a recursive watch only through the server's data watch table, the one
     // an exists watch would have reset.
-    other
-        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
-        .await
-        .unwrap();
+    create_child(&other, &p, "d").await;
     assert_eq!(
         next_of(&mut r, EventType::NodeCreated).await,
         format!("{p}/d")
     );
     other.delete(&format!("{p}/d"), None).await.unwrap();
     other.delete(&p, None).await.unwrap();
-    let ev = timeout(WAIT, exists.changed())
-        .await
-        .expect("exists watch fires");
-    assert_eq!(ev.event_type, EventType::NodeDeleted);
+    fires(exists, EventType::NodeDeleted, "exists watch fires").await;
     other.close().await;
     c.close().await;
 }
@@ -165,14 +183,13 @@ async fn a_children_watch_set_before_a_recursive_one_still_fires() {
     let p = parent_with_child(&c, "modes-children-before").await;
     let (_, children) = c.get_children_watch(&p).await.unwrap();
     let mut r = c.add_watch(&p, true).await.unwrap();
-    other
-        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
-        .await
-        .unwrap();
-    let ev = timeout(WAIT, children.changed())
-        .await
-        .expect("children watch fires");
-    assert_eq!(ev.event_type, EventType::NodeChildrenChanged);
+    create_child(&other, &p, "d").await;
+    fires(
+        children,
+        EventType::NodeChildrenChanged,
+        "children watch fires",
+    )
+    .await;
     assert_eq!(
         next_of(&mut r, EventType::NodeCreated).await,
         format!("{p}/d")
@@ -189,10 +206,12 @@ async fn a_children_watch_set_after_a_recursive_one_fires_and_leaves_it_whole() 
     let mut r = c.add_watch(&p, true).await.unwrap();
     let (_, children) = c.get_children_watch(&p).await.unwrap();
     other.delete(&format!("{p}/c"), None).await.unwrap();
-    let ev = timeout(WAIT, children.changed())
-        .await
-        .expect("children watch fires");
-    assert_eq!(ev.event_type, EventType::NodeChildrenChanged);
+    fires(
+        children,
+        EventType::NodeChildrenChanged,
+        "children watch fires",
+    )
+    .await;
     assert_eq!(
         next_of(&mut r, EventType::NodeDeleted).await,
         format!("{p}/c")
@@ -215,10 +234,7 @@ async fn dropping_a_data_watcher_beside_a_recursive_watch_keeps_the_recursive_wa
         next_of(&mut r, EventType::NodeDeleted).await,
         format!("{p}/c")
     );
-    other
-        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
-        .await
-        .unwrap();
+    create_child(&other, &p, "d").await;
     assert_eq!(
         next_of(&mut r, EventType::NodeCreated).await,
         format!("{p}/d")
@@ -237,10 +253,7 @@ async fn a_data_watch_outlives_the_recursive_watch_beside_it() {
     drop(r);
     c.sync("/").await.unwrap();
     other.set_data(&p, b"1", None).await.unwrap();
-    let ev = timeout(WAIT, data.changed())
-        .await
-        .expect("data watch fires");
-    assert_eq!(ev.event_type, EventType::NodeDataChanged);
+    fires(data, EventType::NodeDataChanged, "data watch fires").await;
     other.close().await;
     c.close().await;
 }
@@ -256,35 +269,23 @@ async fn after_a_reconnect_both_the_children_watch_and_the_recursive_watch_fire(
     let (_, _, data) = c.get_data_watch(&p).await.unwrap();
     let mut events = c.session_events();
     proxy.cut();
-    timeout(WAIT, async {
-        while let Some(ev) = events.next().await {
-            if ev.state == SessionState::Disconnected {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("disconnected");
-    timeout(WAIT, async {
-        while let Some(ev) = events.next().await {
-            if ev.state.is_connected() {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("reconnected");
+    wait_session(
+        &mut events,
+        |s| s == SessionState::Disconnected,
+        "disconnected",
+    )
+    .await;
+    wait_session(&mut events, SessionState::is_connected, "reconnected").await;
     // Both re-armed by SetWatches: wait until the server has processed them (replies and
     // SetWatches come in order, so a reply after the reconnect is after them).
     c.sync("/").await.unwrap();
-    other
-        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
-        .await
-        .unwrap();
-    let ev = timeout(WAIT, children.changed())
-        .await
-        .expect("children watch fires after the reconnect");
-    assert_eq!(ev.event_type, EventType::NodeChildrenChanged);
+    create_child(&other, &p, "d").await;
+    fires(
+        children,
+        EventType::NodeChildrenChanged,
+        "children watch fires after the reconnect",
+    )
+    .await;
     assert_eq!(
         next_of(&mut r, EventType::NodeCreated).await,
         format!("{p}/d")
@@ -295,10 +296,7 @@ async fn after_a_reconnect_both_the_children_watch_and_the_recursive_watch_fire(
         format!("{p}/c")
     );
     other.set_data(&p, b"1", None).await.unwrap();
-    let ev = timeout(WAIT, data.changed())
-        .await
-        .expect("data watch fires");
-    assert_eq!(ev.event_type, EventType::NodeDataChanged);
+    fires(data, EventType::NodeDataChanged, "data watch fires").await;
     other.close().await;
     c.close().await;
 }
@@ -315,27 +313,20 @@ async fn watches_pipelined_with_the_recursive_watch_all_fire() {
         c.get_data_watch(&p)
     );
     let ((_, children), mut r, (_, _, data)) = (children.unwrap(), r.unwrap(), data.unwrap());
-    other
-        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
-        .await
-        .unwrap();
-    let ev = timeout(WAIT, children.changed())
-        .await
-        .expect("children watch fires");
-    assert_eq!(ev.event_type, EventType::NodeChildrenChanged);
+    create_child(&other, &p, "d").await;
+    fires(
+        children,
+        EventType::NodeChildrenChanged,
+        "children watch fires",
+    )
+    .await;
     assert_eq!(
         next_of(&mut r, EventType::NodeCreated).await,
         format!("{p}/d")
     );
     other.set_data(&p, b"1", None).await.unwrap();
-    let ev = timeout(WAIT, data.changed())
-        .await
-        .expect("data watch fires");
-    assert_eq!(ev.event_type, EventType::NodeDataChanged);
-    other
-        .create(&format!("{p}/e"), b"", &CreateOptions::persistent())
-        .await
-        .unwrap();
+    fires(data, EventType::NodeDataChanged, "data watch fires").await;
+    create_child(&other, &p, "e").await;
     assert_eq!(
         next_of(&mut r, EventType::NodeCreated).await,
         format!("{p}/e")
@@ -370,14 +361,13 @@ async fn one_shot_watches_set_after_a_persistent_one_leave_it_whole() {
             "round {round}"
         );
     }
-    let ev = timeout(WAIT, data.changed())
-        .await
-        .expect("data watch fires");
-    assert_eq!(ev.event_type, EventType::NodeDataChanged);
-    let ev = timeout(WAIT, children.changed())
-        .await
-        .expect("children watch fires");
-    assert_eq!(ev.event_type, EventType::NodeChildrenChanged);
+    fires(data, EventType::NodeDataChanged, "data watch fires").await;
+    fires(
+        children,
+        EventType::NodeChildrenChanged,
+        "children watch fires",
+    )
+    .await;
     other.close().await;
     c.close().await;
 }
@@ -397,10 +387,7 @@ async fn a_persistent_watch_outlives_dropped_one_shot_watchers_beside_it() {
         next_of(&mut persistent, EventType::NodeDataChanged).await,
         p
     );
-    other
-        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
-        .await
-        .unwrap();
+    create_child(&other, &p, "d").await;
     assert_eq!(
         next_of(&mut persistent, EventType::NodeChildrenChanged).await,
         p
@@ -423,10 +410,7 @@ async fn a_data_watcher_dropped_while_a_recursive_watch_waits_in_the_queue_leave
         read.await.unwrap();
     }
     let mut r = r.unwrap();
-    other
-        .create(&format!("{p}/d"), b"", &CreateOptions::persistent())
-        .await
-        .unwrap();
+    create_child(&other, &p, "d").await;
     assert_eq!(
         next_of(&mut r, EventType::NodeCreated).await,
         format!("{p}/d")
@@ -444,10 +428,12 @@ async fn a_data_watcher_dropped_while_another_on_its_path_is_on_its_way_leaves_t
     let (second, ()) = tokio::join!(c.get_data_watch(&p), async { drop(first) });
     let (_, _, second) = second.unwrap();
     other.set_data(&p, b"1", None).await.unwrap();
-    let ev = timeout(WAIT, second.changed())
-        .await
-        .expect("the second data watch fires");
-    assert_eq!(ev.event_type, EventType::NodeDataChanged);
+    fires(
+        second,
+        EventType::NodeDataChanged,
+        "the second data watch fires",
+    )
+    .await;
     other.close().await;
     c.close().await;
 }
@@ -464,10 +450,7 @@ async fn a_recursive_watch_kept_for_a_data_watcher_is_removed_once_that_watcher_
     c.sync("/").await.unwrap();
     c.check_watches(&p, WatcherType::Any).await.unwrap();
     other.set_data(&p, b"1", None).await.unwrap();
-    let ev = timeout(WAIT, data.changed())
-        .await
-        .expect("data watch fires");
-    assert_eq!(ev.event_type, EventType::NodeDataChanged);
+    fires(data, EventType::NodeDataChanged, "data watch fires").await;
     // Nothing relies on the server watch any more: it goes.
     timeout(WAIT, async {
         while c.check_watches(&p, WatcherType::Any).await != Err(Error::NoWatcher) {

@@ -14,27 +14,29 @@
 //! - removeWatches for a one-shot kind takes the persistent watch's entry in that table with
 //!   it.
 //!
-//! What the session does instead, on every server (harmless where 3.9 keeps the modes apart):
+//! What the session does instead:
 //! - a one-shot watch that a persistent watch of the session on the same path already
 //!   reports (data and exist watches under a recursive watch; data, exist and children
 //!   watches under a persistent one) is sent *without* its watch flag and registered locally
 //!   only. While that path's addWatch is in flight, such a request waits at the head of the
 //!   queue for its reply (whether the watch is set is known only then), unless the server is
 //!   known to be 3.9 or newer;
-//! - a recursive addWatch on a path with a children watch (held, or its request in flight) is
-//!   followed at once by SetWatches for that children watch, which sets it back to one-shot
-//!   (or, if the children changed since the last zxid seen, fires it); after a reconnect such
-//!   children watches are re-armed by a second SetWatches after the first;
+//! - at the reply of a recursive addWatch, on a server not known to be 3.9 or newer, the
+//!   children watches of its path registered by then (the replies before it) are re-armed by
+//!   SetWatches relative to that reply's zxid, which sets them back to one-shot or, if the
+//!   children changed since, fires them; after a reconnect such children watches are re-armed
+//!   by a second SetWatches after the first;
 //! - a one-shot kind's server watch is not removed while a persistent watch of the session
-//!   holds the path, and a persistent watch is kept on the server while one-shot watchers of
-//!   its path (held, or in flight) may rely on it.
+//!   shares its entry or another watch of its kind is on its way, and a persistent watch is
+//!   kept on the server while one-shot watchers of its path (held, queued or in flight) may
+//!   rely on it: it is removed when the last of them goes.
 //!
 //! Out of reach before 3.9: a persistent and a recursive watch of one session on one path.
 
-use tracing::warn;
-use zk_proto::OpCode;
+use std::time::Instant;
 
-use zk_proto::WatcherType;
+use tracing::warn;
+use zk_proto::{OpCode, WatcherType};
 
 use super::{InFlight, OutgoingRequest, Session, WatchRegistration};
 use crate::watches::{Unused, WatchKind};
@@ -55,6 +57,19 @@ fn covers(persistent: WatchKind, one_shot: WatchKind) -> bool {
 /// Whether a request of `op` sets a one-shot watch with a flag as its last byte
 /// (GetDataRequest, ExistsRequest, GetChildrenRequest and GetChildren2Request are a path and
 /// a bool).
+/// Whether a request of `op` registering `watch` registers a watch of a kind `wanted`
+/// selects on `path`.
+fn registers(
+    op: OpCode,
+    watch: &Option<WatchRegistration>,
+    path: &str,
+    wanted: impl Fn(OpCode, WatchKind) -> bool,
+) -> bool {
+    watch
+        .as_ref()
+        .is_some_and(|w| &*w.path == path && wanted(op, w.kind))
+}
+
 fn ends_with_watch_flag(op: OpCode) -> bool {
     matches!(
         op,
@@ -62,34 +77,28 @@ fn ends_with_watch_flag(op: OpCode) -> bool {
     )
 }
 
-/// What a local watcher's removal asks of the server's watch.
-pub(super) enum Removal {
-    /// Nothing: other local watchers (or requests on their way) still use it.
-    Keep,
-    /// removeWatches of this type.
-    Send(WatcherType),
+/// Whether a request of `op` registering a watch of `kind` is an addWatch.
+pub(super) fn is_persistent_add(op: OpCode, kind: WatchKind) -> bool {
+    op == OpCode::AddWatch && kind.is_persistent()
 }
 
 impl<C> Session<C> {
-    /// Whether a request of `op` registering a watch of `kind` is an addWatch.
-    pub(super) fn is_persistent_add(op: OpCode, kind: Option<WatchKind>) -> bool {
-        op == OpCode::AddWatch && kind.is_some_and(WatchKind::is_persistent)
+    /// Whether a request in flight would register a watch of a kind `wanted` selects on
+    /// `path`.
+    fn in_flight_watch(&self, path: &str, wanted: impl Fn(OpCode, WatchKind) -> bool) -> bool {
+        self.in_flight
+            .iter()
+            .any(|f: &InFlight<C>| registers(f.op, &f.watch, path, &wanted))
     }
 
     /// Whether a request in flight or queued would register a watch of a kind `wanted`
     /// selects on `path`.
     fn pending_watch(&self, path: &str, wanted: impl Fn(OpCode, WatchKind) -> bool) -> bool {
-        let registers = |op: OpCode, w: &Option<WatchRegistration>| {
-            w.as_ref()
-                .is_some_and(|w| &*w.path == path && wanted(op, w.kind))
-        };
-        self.in_flight
-            .iter()
-            .any(|f: &InFlight<C>| registers(f.op, &f.watch))
+        self.in_flight_watch(path, &wanted)
             || self
                 .queue
                 .iter()
-                .any(|q| registers(q.request.op, &q.request.watch))
+                .any(|q| registers(q.request.op, &q.request.watch, path, &wanted))
     }
 
     /// Whether the session holds a persistent watch on `path` that covers a one-shot watch
@@ -104,9 +113,7 @@ impl<C> Session<C> {
     /// a one-shot watch of `kind`.
     fn shares_entry(&self, path: &str, kind: WatchKind) -> bool {
         self.covered(path, kind)
-            || self.pending_watch(path, |op, k| {
-                Self::is_persistent_add(op, Some(k)) && covers(k, kind)
-            })
+            || self.pending_watch(path, |op, k| is_persistent_add(op, k) && covers(k, kind))
     }
 
     /// Whether one-shot watchers of `path` that a persistent watch of `kind` covers are held
@@ -115,9 +122,7 @@ impl<C> Session<C> {
         [WatchKind::Data, WatchKind::Exist, WatchKind::Child]
             .into_iter()
             .any(|one_shot| covers(kind, one_shot) && self.watches.has(path, one_shot))
-            || self.pending_watch(path, |op, k| {
-                !Self::is_persistent_add(op, Some(k)) && covers(kind, k)
-            })
+            || self.pending_watch(path, |op, k| !is_persistent_add(op, k) && covers(kind, k))
     }
 
     /// Whether `request` must wait for an addWatch on its path to be answered: a one-shot
@@ -128,12 +133,8 @@ impl<C> Session<C> {
         self.persistent_adds_in_flight > 0
             && self.before_3_9()
             && request.watch.as_ref().is_some_and(|w| {
-                self.in_flight.iter().any(|f| {
-                    f.watch.as_ref().is_some_and(|a| {
-                        a.path == w.path
-                            && Self::is_persistent_add(f.op, Some(a.kind))
-                            && covers(a.kind, w.kind)
-                    })
+                self.in_flight_watch(&w.path, |op, k| {
+                    is_persistent_add(op, k) && covers(k, w.kind)
                 })
             })
     }
@@ -146,7 +147,7 @@ impl<C> Session<C> {
             if let Some(flag) = self.send_buf.last_mut() {
                 *flag = 0;
             }
-        } else if Self::is_persistent_add(request.op, Some(w.kind)) {
+        } else if is_persistent_add(request.op, w.kind) {
             self.persistent_adds_in_flight += 1;
             let other = if w.kind == WatchKind::Persistent {
                 WatchKind::PersistentRecursive
@@ -176,26 +177,20 @@ impl<C> Session<C> {
             && self.watches.has(&w.path, WatchKind::Child)
         {
             let server_path = self.chroot.add(&w.path);
-            self.write_set_watches([
-                Vec::new(),
-                Vec::new(),
-                vec![server_path],
-                Vec::new(),
-                Vec::new(),
-            ]);
+            self.write_child_set_watches(vec![server_path]);
         }
     }
 
-    /// What the removal of the last local watcher of `kind` on `path` (`unused` says which
-    /// server watch lost its last local watcher) asks of the server.
+    /// The removeWatches that the removal of the last local watcher of `kind` on `path` asks
+    /// of the server (`unused` says which server watch lost its last local watcher), if any.
     pub(super) fn server_removal(
         &mut self,
         path: &str,
         kind: WatchKind,
         unused: Unused,
-    ) -> Removal {
+    ) -> Option<WatcherType> {
         let one_shot = match unused {
-            Unused::None => return Removal::Keep,
+            Unused::None => return None,
             Unused::Data => Some((WatchKind::Data, WatcherType::Data)),
             Unused::Children => Some((WatchKind::Child, WatcherType::Children)),
             Unused::Persistent | Unused::PersistentRecursive => None,
@@ -207,17 +202,15 @@ impl<C> Session<C> {
                 k == one_shot || (one_shot == WatchKind::Data && k == WatchKind::Exist)
             };
             if self.pending_watch(path, same_kind) || self.shares_entry(path, one_shot) {
-                return Removal::Keep;
+                return None;
             }
-            return Removal::Send(watcher_type);
+            return Some(watcher_type);
         }
-        if self.pending_watch(path, |op, k| {
-            Self::is_persistent_add(op, Some(k)) && k == kind
-        }) {
-            return Removal::Keep;
+        if self.pending_watch(path, |op, k| is_persistent_add(op, k) && k == kind) {
+            return None;
         }
         if self.relying_one_shots(path, kind) {
-            // Removed when the last of them goes (`retry_deferred_removals`).
+            // Removed when the last of them goes (`remove_deferred`).
             if !self
                 .deferred_removals
                 .iter()
@@ -225,19 +218,19 @@ impl<C> Session<C> {
             {
                 self.deferred_removals.push((path.into(), kind));
             }
-            return Removal::Keep;
+            return None;
         }
         self.persistent_removal(path, kind)
     }
 
-    /// How to remove the server's persistent watch of `kind` on `path`, no local watcher of
+    /// How to remove (if at all) the server's persistent watch of `kind` on `path`, no local watcher of
     /// it or relying on it being left.
-    fn persistent_removal(&self, path: &str, kind: WatchKind) -> Removal {
+    fn persistent_removal(&self, path: &str, kind: WatchKind) -> Option<WatcherType> {
         if !self.watches.watches_path(path) && !self.pending_watch(path, |_, _| true) {
             // Nothing else is watched there: `Any`, which every server knows.
-            Removal::Send(WatcherType::Any)
+            Some(WatcherType::Any)
         } else if !self.before_3_9() {
-            Removal::Send(if kind == WatchKind::Persistent {
+            Some(if kind == WatchKind::Persistent {
                 WatcherType::Persistent
             } else {
                 WatcherType::PersistentRecursive
@@ -246,14 +239,14 @@ impl<C> Session<C> {
             // Before 3.9 removeWatches knows no persistent types (3.8 answers
             // MarshallingError), and `Any` would take the path's other watches with it: the
             // server watch stays, and its events find no local watcher.
-            Removal::Keep
+            None
         }
     }
 
-    /// The persistent watches on `path` whose removal waited for one-shot watchers: those
-    /// that none relies on any more (after a removal, or a notification that fired them).
-    pub(super) fn due_deferred_removals(&mut self, path: &str) -> Vec<WatcherType> {
-        let mut due = Vec::new();
+    /// Removes the server's persistent watches on `path` whose removal waited for one-shot
+    /// watchers that none relies on any more (after a removal, or a notification that fired
+    /// them).
+    pub(super) fn remove_deferred(&mut self, now: Instant, path: &str) {
         let mut i = 0;
         while i < self.deferred_removals.len() {
             let (p, kind) = &self.deferred_removals[i];
@@ -266,11 +259,10 @@ impl<C> Session<C> {
             self.deferred_removals.swap_remove(i);
             // Re-added since: the new watcher owns the server watch.
             if !self.watches.has(path, kind) {
-                if let Removal::Send(t) = self.persistent_removal(path, kind) {
-                    due.push(t);
+                if let Some(watcher_type) = self.persistent_removal(path, kind) {
+                    self.send_remove_watches(now, path, watcher_type);
                 }
             }
         }
-        due
     }
 }
