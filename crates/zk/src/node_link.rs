@@ -5,6 +5,12 @@
 //! Commands are rare, so they wait in a queue behind a lock with a wake-up, not in a channel
 //! per node: tokio's channels allocate over a kilobyte each up front (a block of slots, a set
 //! of wakers), which a process registering many addresses pays per node.
+//!
+//! For the same reason a task with nothing to wait for but its commands can *park*
+//! ([`Commands::park`]): it ends, leaving what it needs to go on ([`Resume`]) in the link, and
+//! the next command, poke or dropped handle resumes it (spawns it again). A registration
+//! under a shared parent watch is parked nearly all its life, so a process holding many
+//! costs no task, and no task's memory, per node.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,18 +29,47 @@ struct Link<C> {
     status_changed: Notify,
 }
 
-#[derive(Debug)]
 struct State<C> {
     status: RegistrationStatus,
     commands: VecDeque<C>,
     handle_gone: bool,
     task_gone: bool,
+    /// The parked task, resumed by the next command, poke or the handle's drop.
+    parked: Option<Box<dyn Resume>>,
+}
+
+impl<C: std::fmt::Debug> std::fmt::Debug for State<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("status", &self.status)
+            .field("commands", &self.commands)
+            .field("handle_gone", &self.handle_gone)
+            .field("task_gone", &self.task_gone)
+            .field("parked", &self.parked.is_some())
+            .finish()
+    }
+}
+
+/// What a parked task leaves in its link to go on with ([`Commands::park`]).
+pub(crate) trait Resume: Send {
+    /// Starts the task again (spawns it). Called without the link's lock held.
+    fn resume(self: Box<Self>);
 }
 
 impl<C> Link<C> {
     fn lock(&self) -> MutexGuard<'_, State<C>> {
         // Nothing panics while holding the lock; a poisoned one still holds consistent data.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tells the task something changed in `state`: resumes it when parked, else wakes it.
+    fn wake_task(&self, mut state: MutexGuard<'_, State<C>>) {
+        let parked = state.parked.take();
+        drop(state);
+        match parked {
+            Some(parked) => parked.resume(),
+            None => self.to_task.notify_one(),
+        }
     }
 }
 
@@ -71,6 +106,7 @@ pub(crate) fn link<C>(status: RegistrationStatus) -> (NodeHandle<C>, StatusSette
             commands: VecDeque::new(),
             handle_gone: false,
             task_gone: false,
+            parked: None,
         }),
         to_task: Notify::new(),
         status_changed: Notify::new(),
@@ -90,14 +126,12 @@ impl<C> NodeHandle<C> {
 
     /// Queues `command` for the task; gives it back when the task has ended.
     pub(crate) fn send(&self, command: C) -> Result<(), C> {
-        {
-            let mut state = self.link.lock();
-            if state.task_gone {
-                return Err(command);
-            }
-            state.commands.push_back(command);
+        let mut state = self.link.lock();
+        if state.task_gone {
+            return Err(command);
         }
-        self.link.to_task.notify_one();
+        state.commands.push_back(command);
+        self.link.wake_task(state);
         Ok(())
     }
 
@@ -121,8 +155,9 @@ impl<C> NodeHandle<C> {
 
 impl<C> Drop for NodeHandle<C> {
     fn drop(&mut self) {
-        self.link.lock().handle_gone = true;
-        self.link.to_task.notify_one();
+        let mut state = self.link.lock();
+        state.handle_gone = true;
+        self.link.wake_task(state);
     }
 }
 
@@ -151,6 +186,28 @@ impl<C> Commands<C> {
             self.link.to_task.notified().await;
         }
     }
+
+    /// Whether nothing waits for the task: no command queued, the handle still there. (A
+    /// task parks only then; otherwise it would be resumed at once.)
+    pub(crate) fn idle(&self) -> bool {
+        let state = self.link.lock();
+        state.commands.is_empty() && !state.handle_gone
+    }
+
+    /// Parks the task: `make` turns this end into what resumes the task, which the link keeps
+    /// until the next command, poke or the handle's drop. When one is already waiting, the
+    /// task is resumed at once. The caller's task then ends.
+    pub(crate) fn park(self, make: impl FnOnce(Self) -> Box<dyn Resume>) {
+        let link = self.link.clone();
+        let mut state = link.lock();
+        let parked = make(self);
+        if state.commands.is_empty() && !state.handle_gone {
+            state.parked = Some(parked);
+        } else {
+            drop(state);
+            parked.resume();
+        }
+    }
 }
 
 impl<C> Clone for Poker<C> {
@@ -164,14 +221,12 @@ impl<C> Clone for Poker<C> {
 impl<C> Poker<C> {
     /// Queues `command` for the task, unless it has ended.
     pub(crate) fn send(&self, command: C) {
-        {
-            let mut state = self.link.lock();
-            if state.task_gone {
-                return;
-            }
-            state.commands.push_back(command);
+        let mut state = self.link.lock();
+        if state.task_gone {
+            return;
         }
-        self.link.to_task.notify_one();
+        state.commands.push_back(command);
+        self.link.wake_task(state);
     }
 }
 
@@ -252,6 +307,82 @@ mod tests {
         let (handle, _status, task) = link::<u32>(RegistrationStatus::Registered);
         drop(task);
         assert_eq!(handle.send(5), Err(5));
+    }
+
+    /// A parked "task": resuming hands its command end back through a channel.
+    struct Resumed(Commands<u32>, std::sync::mpsc::Sender<Commands<u32>>);
+
+    impl Resume for Resumed {
+        fn resume(self: Box<Self>) {
+            let Resumed(commands, to) = *self;
+            let _ = to.send(commands);
+        }
+    }
+
+    fn park(task: Commands<u32>) -> std::sync::mpsc::Receiver<Commands<u32>> {
+        let (to, resumed) = std::sync::mpsc::channel();
+        task.park(|commands| Box::new(Resumed(commands, to)));
+        resumed
+    }
+
+    #[tokio::test]
+    async fn a_parked_task_is_resumed_by_the_next_command_which_it_then_receives() {
+        let (handle, _status, task) = link::<u32>(RegistrationStatus::Registered);
+        let resumed = park(task);
+        assert!(resumed.try_recv().is_err(), "parked until something comes");
+        handle.send(8).expect("a parked task is alive");
+        let mut task = resumed.try_recv().expect("resumed by the command");
+        assert_eq!(task.recv().await, Some(8));
+    }
+
+    #[tokio::test]
+    async fn a_parked_task_is_resumed_by_a_poke_and_by_the_handle_going() {
+        let (handle, _status, task) = link::<u32>(RegistrationStatus::Registered);
+        let poker = task.poker();
+        let resumed = park(task);
+        poker.send(9);
+        let mut task = resumed.try_recv().expect("resumed by the poke");
+        assert_eq!(task.recv().await, Some(9));
+        let resumed = park(task);
+        drop(handle);
+        let mut task = resumed.try_recv().expect("resumed by the handle's drop");
+        assert_eq!(task.recv().await, None);
+    }
+
+    #[tokio::test]
+    async fn a_task_is_idle_only_with_no_command_queued_and_the_handle_there() {
+        let (handle, _status, mut task) = link::<u32>(RegistrationStatus::Registered);
+        assert!(task.idle());
+        handle.send(11).expect("task alive");
+        assert!(!task.idle());
+        assert_eq!(task.recv().await, Some(11));
+        assert!(task.idle());
+        drop(handle);
+        assert!(!task.idle());
+    }
+
+    #[tokio::test]
+    async fn parking_with_a_command_waiting_resumes_at_once() {
+        let (handle, _status, task) = link::<u32>(RegistrationStatus::Registered);
+        handle.send(10).expect("task alive");
+        let mut task = park(task).try_recv().expect("resumed at once");
+        assert_eq!(task.recv().await, Some(10));
+        drop(handle);
+        assert!(
+            park(task).try_recv().is_ok(),
+            "a gone handle resumes at once too"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_parked_task_keeps_its_status_and_waiters_still_see_it() {
+        let (handle, status, task) = link::<u32>(RegistrationStatus::Recovering);
+        let _resumed = park(task);
+        status.set_status(RegistrationStatus::Registered);
+        assert_eq!(handle.status(), RegistrationStatus::Registered);
+        handle
+            .wait_until(|s| *s == RegistrationStatus::Registered)
+            .await;
     }
 
     #[tokio::test]

@@ -86,8 +86,9 @@ impl ParentWatches {
             match watches.get(&key).and_then(Weak::upgrade) {
                 Some(watch) => watch,
                 None => {
-                    // Entries of ended sessions and released parents go as new ones come.
-                    watches.retain(|(g, _), w| *g >= generation && w.strong_count() > 0);
+                    // Released watches go as new ones come. A watch of an ended session
+                    // stays while registrations are in it: `wake_all` must find them.
+                    watches.retain(|_, w| w.strong_count() > 0);
                     let watch = Arc::new(ParentWatch::new(parent));
                     watches.insert(key, Arc::downgrade(&watch));
                     return Acquired::Start(watch);
@@ -110,6 +111,20 @@ impl ParentWatches {
                 State::Unavailable => return Acquired::Unavailable,
                 State::Starting => {}
             }
+        }
+    }
+
+    /// Pokes every registration in every watch (each then checks its node and its session):
+    /// called after each new generation or the close, so that parked registrations (see
+    /// `node_link`) follow it. Registrations that park after this call see the new
+    /// generation themselves.
+    pub(crate) fn wake_all(&self) {
+        let watches: Vec<Arc<ParentWatch>> = lock(&self.watches)
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for watch in watches {
+            watch.check(None);
         }
     }
 }
@@ -187,12 +202,25 @@ impl ParentWatch {
 
     /// Asks every registration of `path` (or of every path, with `None`) to check its node.
     fn check(&self, path: Option<&str>) {
-        let interests = lock(&self.interests);
-        let pokers: Box<dyn Iterator<Item = &Pokers>> = match path {
-            Some(path) => Box::new(interests.get(path).into_iter()),
-            None => Box::new(interests.values()),
+        // Sent outside the lock: a poke may resume a parked task, and a task dropped at once
+        // (its runtime shutting down) leaves this table.
+        let pokers: Vec<Poker<Command>> = {
+            let interests = lock(&self.interests);
+            match path {
+                Some(path) => interests
+                    .get(path)
+                    .into_iter()
+                    .flatten()
+                    .map(|(_, p)| p.clone())
+                    .collect(),
+                None => interests
+                    .values()
+                    .flatten()
+                    .map(|(_, p)| p.clone())
+                    .collect(),
+            }
         };
-        for (_, poker) in pokers.flatten() {
+        for poker in pokers {
             poker.send(Command::Check);
         }
     }

@@ -265,7 +265,11 @@ impl ZooKeeper {
                 poker: command_rx.poker(),
                 status,
             };
-            tokio::spawn(task.run(generation, watch, command_rx));
+            match watch {
+                // Under the shared watch the node needs no task until something happens.
+                NodeWatch::Parent(interest) => task.park(generation, interest, command_rx),
+                watch => drop(tokio::spawn(task.run(generation, watch, command_rx))),
+            }
             nodes.push(Node {
                 path: node_path,
                 link,
@@ -530,16 +534,39 @@ enum Wake {
     NewGeneration,
 }
 
+/// A registration at rest under its shared parent watch: what its task needs to go on, kept
+/// in its link instead of a task ([`NodeTask::park`]).
+struct Parked {
+    task: NodeTask,
+    generation: Generation,
+    interest: Interest,
+    commands: Commands,
+    runtime: tokio::runtime::Handle,
+}
+
+impl node_link::Resume for Parked {
+    fn resume(self: Box<Self>) {
+        let Parked {
+            task,
+            generation,
+            interest,
+            commands,
+            runtime,
+        } = *self;
+        drop(runtime.spawn(task.run(generation, NodeWatch::Parent(interest), commands)));
+    }
+}
+
 impl NodeTask {
     fn set_status(&self, status: RegistrationStatus) {
         self.status.set_status(status);
     }
 
     /// Keeps the node registered. `watch`: how the task hears of its node, as set up when it
-    /// was created (a node watch of `None`: the task sets one first).
+    /// was created (a node watch of `None`: the task sets one first). Under the shared parent
+    /// watch the task parks whenever it has nothing to do but wait ([`NodeTask::park`]).
     async fn run(mut self, mut generation: Generation, watch: NodeWatch, mut commands: Commands) {
         let mut generations = self.shared.generation.clone();
-        generations.borrow_and_update();
         // Exactly one of: a one-shot watch on the node (`watcher`, `None` while it must be
         // set), or a place in the shared parent watch (`interest`; the node is looked at
         // when `check_due`).
@@ -549,9 +576,28 @@ impl NodeTask {
         };
         let mut check_due = false;
         loop {
-            if generation.closed {
+            // Follow the handle to its latest session, or its close.
+            let latest = generations.borrow_and_update().clone();
+            if latest.closed {
                 self.set_status(RegistrationStatus::Unregistered);
                 return;
+            }
+            if latest.number != generation.number {
+                generation = latest;
+                watcher = None;
+                interest = None;
+                let ended =
+                    Box::pin(self.recover(&mut generation, &mut generations, &mut commands)).await;
+                if ended {
+                    return;
+                }
+                if generation.closed {
+                    continue;
+                }
+                // The node was re-created before any watch of this session covered it: look
+                // at it once the watch is set.
+                interest = Box::pin(self.join_parent_watch(&generation)).await;
+                check_due = true;
             }
             let look = if interest.is_some() {
                 check_due
@@ -592,8 +638,14 @@ impl NodeTask {
                     }
                 };
             }
+            if !check_due && commands.idle() {
+                if let Some(interest) = interest.take() {
+                    // Nothing to wait for but a command or a poke of the shared watch.
+                    return self.park(generation, interest, commands);
+                }
+            }
             // Boxed: the three futures are most of the task's size otherwise (1,168 bytes in
-            // all, held by every registration while it waits), and a registration wakes seldom.
+            // all, held by every registration while it waits).
             let wake = Box::pin(async {
                 let node_event = async {
                     match watcher.take() {
@@ -641,23 +693,35 @@ impl NodeTask {
                     }
                     // Otherwise re-check the node (deleted, or changed data).
                 }
+                // Followed at the top of the loop.
                 Wake::NewGeneration => {}
             }
-            let latest = generations.borrow_and_update().clone();
-            if latest.number != generation.number {
-                generation = latest;
-                watcher = None;
-                interest = None;
-                if generation.closed {
-                    continue;
-                }
-                Box::pin(self.recover(&mut generation, &mut generations, &mut commands)).await;
-                // The node was re-created before any watch of this session covered it: look
-                // at it once the watch is set.
-                interest = Box::pin(self.join_parent_watch(&generation)).await;
-                check_due = true;
-            }
         }
+    }
+
+    /// Parks the task under the shared parent watch: it ends, and the next command, a poke
+    /// of the watch (a deletion, a reconnect, a new session: see
+    /// [`ParentWatches::wake_all`](crate::parent_watch::ParentWatches::wake_all)) or the
+    /// handle's drop spawns it again. A generation that is no longer current goes on at once.
+    fn park(self, generation: Generation, interest: Interest, commands: Commands) {
+        let runtime = tokio::runtime::Handle::current();
+        let current = {
+            let latest = self.shared.generation.borrow();
+            latest.number == generation.number && latest.closed == generation.closed
+        };
+        if !current {
+            drop(runtime.spawn(self.run(generation, NodeWatch::Parent(interest), commands)));
+            return;
+        }
+        commands.park(move |commands| {
+            Box::new(Parked {
+                task: self,
+                generation,
+                interest,
+                commands,
+                runtime,
+            })
+        });
     }
 
     /// A place in the shared watch on the node's parent in `generation`'s session, if there is
@@ -683,13 +747,14 @@ impl NodeTask {
         Some(watch.watch_node(&self.path, self.poker.clone()))
     }
 
-    /// After an expiry: re-create the node in the new session, whatever it takes.
+    /// After an expiry: re-create the node in the new session, whatever it takes. True when
+    /// the registration ended meanwhile (unregistered, or its handle dropped).
     async fn recover(
         &mut self,
         generation: &mut Generation,
         generations: &mut watch::Receiver<Generation>,
         commands: &mut Commands,
-    ) {
+    ) -> bool {
         self.set_status(RegistrationStatus::Recovering);
         info!(target: "zc_zk", path = %self.path, "restoring registration in the new session");
         let mut backoff = Duration::from_millis(100);
@@ -700,7 +765,7 @@ impl NodeTask {
                 Ok(_) => {
                     self.set_status(RegistrationStatus::Registered);
                     info!(target: "zc_zk", path = %self.path, "registration restored");
-                    return;
+                    return false;
                 }
                 Err(ZkError::NodeExists) => match client.exists_watch(&self.path).await {
                     Ok((None, _)) => None,
@@ -708,7 +773,7 @@ impl NodeTask {
                         let owner = stat.ephemeral_owner;
                         if owner != 0 && owner == client.session_id() {
                             self.set_status(RegistrationStatus::Registered);
-                            return;
+                            return false;
                         }
                         if self.shared.is_previous_session(owner) {
                             // Our own stale node: remove it, or wait for the server to.
@@ -729,7 +794,7 @@ impl NodeTask {
                             tokio::select! {
                                 _ = watcher.changed() => {}
                                 command = commands.recv() => {
-                                    if self.handle_command_while_down(command) { return; }
+                                    if self.handle_command_while_down(command) { return true; }
                                 }
                             }
                             None
@@ -744,7 +809,7 @@ impl NodeTask {
                 wait_generation(generations).await;
                 *generation = generations.borrow_and_update().clone();
                 if generation.closed {
-                    return;
+                    return false;
                 }
                 continue;
             }
@@ -755,7 +820,7 @@ impl NodeTask {
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
                 command = commands.recv() => {
-                    if self.handle_command_while_down(command) { return; }
+                    if self.handle_command_while_down(command) { return true; }
                 }
             }
             backoff = (backoff * 2).min(Duration::from_secs(5));

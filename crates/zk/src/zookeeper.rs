@@ -398,6 +398,8 @@ async fn supervise(
             client: next,
             closed: false,
         });
+        // Parked registrations follow only when poked.
+        shared.parent_watches.wake_all();
     }
     let generation = gen_tx.borrow().clone();
     generation.client.close().await;
@@ -405,6 +407,7 @@ async fn supervise(
         closed: true,
         ..generation
     });
+    shared.parent_watches.wake_all();
     for tx in closers {
         let _ = tx.send(());
     }

@@ -299,3 +299,138 @@ async fn a_registration_abandoned_while_setting_the_shared_watch_does_not_hang_t
     assert_eq!(second.status(), RegistrationStatus::Registered);
     zk.close().await;
 }
+
+/// The tasks alive on this test's runtime.
+fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+#[tokio::test]
+async fn idle_shared_registrations_hold_no_task_each_and_still_follow_a_new_session_and_close() {
+    const N: u16 = 20;
+    let zk = connect_to(&shared_server().connect_string()).await;
+    let path = parent(&zk, "parked").await;
+    let before = alive_tasks();
+    let mut regs = Vec::new();
+    for port in 1..=N {
+        regs.push(
+            zk.register_server(&path, ("h", port), PropertyMap::new())
+                .await
+                .unwrap(),
+        );
+    }
+    // The shared watch's dispatch task is all that a parent's registrations add.
+    let added = alive_tasks().saturating_sub(before);
+    assert!(added <= 2, "{added} tasks for {N} idle registrations");
+
+    // A command resumes a parked registration, which then parks again.
+    regs[0]
+        .set_properties(PropertyMap::from_iter([("a".into(), 1.into())]))
+        .await
+        .unwrap();
+    let (data, _) = zk.client().get_data(&regs[0].paths()[0]).await.unwrap();
+    assert!(String::from_utf8_lossy(&data).contains("\"a\":1"));
+
+    // A new session resumes every parked registration: each is re-created, in the new one.
+    let old = zk.session_id();
+    let (id, passwd) = zk.client().session_credentials();
+    zk_session::testing::expire_session(&shared_server().connect_string(), id, passwd)
+        .await
+        .expect("takeover");
+    tokio::time::timeout(WAIT, async {
+        let mut events = zk.session_events();
+        while zk.session_id() == old || !zk.client().state().state.is_connected() {
+            let _ = tokio::time::timeout(Duration::from_millis(200), events.next()).await;
+        }
+    })
+    .await
+    .expect("a new session");
+    let other = connect_to(&shared_server().connect_string()).await;
+    for r in &regs {
+        r.wait_for_status(WAIT, |s| *s == RegistrationStatus::Registered)
+            .await
+            .unwrap();
+        // Registered means re-created in the new session, by now or soon: wait on the node.
+        let node = &r.paths()[0];
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let (stat, watcher) = other.client().exists_watch(node).await.unwrap();
+                if stat.map(|s| s.ephemeral_owner) == Some(zk.session_id()) {
+                    return;
+                }
+                watcher.changed().await;
+            }
+        })
+        .await
+        .expect("the node re-created in the new session");
+    }
+    let (data, _) = other.client().get_data(&regs[0].paths()[0]).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&data).contains("\"a\":1"),
+        "restored with the latest properties"
+    );
+
+    // After the recovery they park again, and the close reaches them all.
+    zk.close().await;
+    for r in &regs {
+        r.wait_for_status(WAIT, |s| *s == RegistrationStatus::Unregistered)
+            .await
+            .unwrap();
+    }
+    other.close().await;
+}
+
+#[tokio::test]
+async fn dropping_a_parked_registration_deletes_its_node() {
+    let zk = connect_to(&shared_server().connect_string()).await;
+    let path = parent(&zk, "parkeddrop").await;
+    let r = zk
+        .register_server(&path, ("h", 1), PropertyMap::new())
+        .await
+        .unwrap();
+    let node = r.paths()[0].clone();
+    let (stat, gone) = zk.client().exists_watch(&node).await.unwrap();
+    assert!(stat.is_some());
+    drop(r);
+    tokio::time::timeout(WAIT, gone.changed())
+        .await
+        .expect("the node deleted");
+    assert_eq!(zk.client().exists(&node).await.unwrap(), None);
+    zk.close().await;
+}
+
+#[tokio::test]
+async fn a_close_while_disconnected_reaches_parked_registrations() {
+    let proxy = FaultProxy::start(shared_server().addr()).unwrap();
+    let zk = connect_to(&proxy.connect_string()).await;
+    let path = parent(&zk, "parkedclose").await;
+    let mut regs = Vec::new();
+    for port in 1..=3 {
+        regs.push(
+            zk.register_server(&path, ("h", port), PropertyMap::new())
+                .await
+                .unwrap(),
+        );
+    }
+    let mut events = zk.session_events();
+    proxy.refuse_new(true);
+    proxy.cut();
+    tokio::time::timeout(WAIT, async {
+        while let Some(ev) = events.next().await {
+            if ev.state == SessionState::Disconnected {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("disconnected");
+    // No deletion reaches the watch now: only the close itself can tell the registrations.
+    zk.close().await;
+    for r in &regs {
+        r.wait_for_status(WAIT, |s| *s == RegistrationStatus::Unregistered)
+            .await
+            .unwrap();
+    }
+}
