@@ -33,8 +33,8 @@ use zk_proto::{
     WatcherEvent,
 };
 use zk_session::{
-    Action, ConnectString, Event, OutgoingRequest, Session, SessionConfig, SessionState, WatchKind,
-    WatchRegistration,
+    Action, ConnectString, Event, EventFilter, OutgoingRequest, Session, SessionConfig,
+    SessionState, WatchKind, WatchRegistration,
 };
 
 /// The most requests the driven session keeps on the wire (small, so that the queue behind the
@@ -441,6 +441,7 @@ impl Driver {
                 path: path.into(),
                 kind: watch_kind,
                 id,
+                events: EventFilter::ALL,
             }
         });
         (request, registration)

@@ -15,13 +15,13 @@ use zk_proto::{
 };
 
 use crate::config::{ConnectString, SessionConfig};
-use crate::driver::{self, Command, EventFilter, Pending, PendingWatch, Shared, WatchSink};
+use crate::driver::{self, Command, Pending, PendingWatch, Shared, WatchSink};
 use crate::error::{Error, Result};
 use crate::event::{SessionEvent, SessionState};
 use crate::ops::{CreateOptions, Op, OpResult, ReadOp, ReadResult};
 use crate::path::{Chroot, validate_path};
 use crate::session::{OutgoingRequest, Reply, Session, WatchRegistration};
-use crate::watches::{WatchKind, WatchedEvent, WatcherId};
+use crate::watches::{EventFilter, WatchKind, WatchedEvent, WatcherId};
 
 /// The largest TTL the server accepts (`EphemeralType.TTL.maxValue`, 2^40 - 1 ms).
 const MAX_TTL_MS: u128 = (1 << 40) - 1;
@@ -483,12 +483,27 @@ impl Client {
         kind: WatchKind,
         sink: WatchSink,
     ) -> Result<(Reply, WatchGuard)> {
+        self.call_watched_for(request, path, kind, sink, EventFilter::ALL)
+            .await
+    }
+
+    /// [`call_watched`](Client::call_watched) for a persistent watcher told only of the node
+    /// events `events` passes.
+    async fn call_watched_for(
+        &self,
+        request: OutgoingRequest,
+        path: &str,
+        kind: WatchKind,
+        sink: WatchSink,
+        events: EventFilter,
+    ) -> Result<(Reply, WatchGuard)> {
         let id = self.watcher_id();
         let path: Arc<str> = Arc::from(path);
         let registration = WatchRegistration {
             path: path.clone(),
             kind,
             id,
+            events,
         };
         let watch = PendingWatch {
             id,
@@ -1126,7 +1141,7 @@ impl Client {
         });
         let (tx, rx) = mpsc::unbounded_channel();
         let (_, guard) = self
-            .call_watched(request, path, kind, WatchSink::Stream(tx, filter))
+            .call_watched_for(request, path, kind, WatchSink::Stream(tx), filter)
             .await?;
         Ok(PersistentWatcher { rx, guard })
     }

@@ -58,34 +58,9 @@ pub(crate) enum WatchSink {
     /// A one-shot watch: the first event's type and state (the watcher knows its path), then
     /// removed. Sending only these keeps the channel small: watches are held by the thousand.
     Oneshot(oneshot::Sender<(zk_proto::EventType, zk_proto::KeeperState)>),
-    /// A persistent watch: every session event, and the node events its filter lets through.
-    Stream(mpsc::UnboundedSender<WatchedEvent>, EventFilter),
-}
-
-/// Which node events a persistent watcher receives (session events always reach it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct EventFilter(u16);
-
-impl EventFilter {
-    /// Every event.
-    pub(crate) const ALL: EventFilter = EventFilter(u16::MAX);
-
-    /// Only node events of `kinds`.
-    pub(crate) fn only(kinds: &[zk_proto::EventType]) -> EventFilter {
-        EventFilter(kinds.iter().fold(0, |mask, k| mask | Self::bit(*k)))
-    }
-
-    fn bit(kind: zk_proto::EventType) -> u16 {
-        match kind.as_i32() {
-            code @ 0..=15 => 1 << code,
-            // Unknown codes share the top bit.
-            _ => 1 << 15,
-        }
-    }
-
-    fn passes(self, kind: zk_proto::EventType) -> bool {
-        kind == zk_proto::EventType::None || self.0 & Self::bit(kind) != 0
-    }
+    /// A persistent watch: every session event, and the node events its filter lets through
+    /// (applied by the session's watch table, `WatchRegistration::events`).
+    Stream(mpsc::UnboundedSender<WatchedEvent>),
 }
 
 /// Where each registered watcher's events go: one table per kind of sink, so that the entries
@@ -93,7 +68,7 @@ impl EventFilter {
 #[derive(Debug, Default)]
 struct Sinks {
     oneshot: HashMap<WatcherId, oneshot::Sender<(zk_proto::EventType, zk_proto::KeeperState)>>,
-    stream: HashMap<WatcherId, (mpsc::UnboundedSender<WatchedEvent>, EventFilter)>,
+    stream: HashMap<WatcherId, mpsc::UnboundedSender<WatchedEvent>>,
 }
 
 impl Sinks {
@@ -102,8 +77,8 @@ impl Sinks {
             WatchSink::Oneshot(tx) => {
                 self.oneshot.insert(id, tx);
             }
-            WatchSink::Stream(tx, filter) => {
-                self.stream.insert(id, (tx, filter));
+            WatchSink::Stream(tx) => {
+                self.stream.insert(id, tx);
             }
         }
     }
@@ -120,13 +95,11 @@ impl Sinks {
         if let Some(tx) = self.oneshot.remove(&id) {
             let _ = tx.send((event.event_type, event.state));
         } else if terminal {
-            if let Some((tx, _)) = self.stream.remove(&id) {
+            if let Some(tx) = self.stream.remove(&id) {
                 let _ = tx.send(event.clone());
             }
-        } else if let Some((tx, filter)) = self.stream.get(&id) {
-            if filter.passes(event.event_type) {
-                let _ = tx.send(event.clone());
-            }
+        } else if let Some(tx) = self.stream.get(&id) {
+            let _ = tx.send(event.clone());
         }
     }
 }
@@ -637,25 +610,4 @@ fn dispatch(
 
 fn session_probe_enabled(session: &Session<Pending>) -> bool {
     session.config().probe_server_version
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use zk_proto::EventType;
-
-    #[test]
-    fn an_event_filter_passes_its_kinds_and_every_session_event() {
-        let deletions = EventFilter::only(&[EventType::NodeDeleted]);
-        assert!(deletions.passes(EventType::NodeDeleted));
-        assert!(deletions.passes(EventType::None));
-        for other in [
-            EventType::NodeCreated,
-            EventType::NodeDataChanged,
-            EventType::NodeChildrenChanged,
-        ] {
-            assert!(!deletions.passes(other), "{other:?}");
-            assert!(EventFilter::ALL.passes(other), "{other:?}");
-        }
-    }
 }

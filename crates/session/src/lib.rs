@@ -28,7 +28,7 @@ pub use error::{Error, Result};
 pub use event::{SessionEvent, SessionState};
 pub use ops::{CreateOptions, Op, OpResult, ReadOp, ReadResult};
 pub use session::{Action, Event, OutgoingRequest, Reply, Session, WatchRegistration};
-pub use watches::{WatchKind, WatchedEvent, WatcherId};
+pub use watches::{EventFilter, WatchKind, WatchedEvent, WatcherId};
 pub use zk_proto::{
     ACL, ClientInfo, CreateMode, ErrorCode, EventType, Id, KeeperState, Perms, Stat, WatcherType,
 };

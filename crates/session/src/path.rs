@@ -139,12 +139,17 @@ impl Chroot {
     /// The client path for a server-side path. A path outside the chroot is returned unchanged
     /// (the server sends none).
     pub fn strip(&self, path: &str) -> String {
+        self.strip_str(path).to_owned()
+    }
+
+    /// [`strip`](Chroot::strip) without a copy: the client path within `path`.
+    pub fn strip_str<'a>(&self, path: &'a str) -> &'a str {
         match &self.0 {
-            None => path.to_owned(),
+            None => path,
             Some(root) => match path.strip_prefix(root.as_str()) {
-                Some("") => "/".to_owned(),
-                Some(rest) if rest.starts_with('/') => rest.to_owned(),
-                _ => path.to_owned(),
+                Some("") => "/",
+                Some(rest) if rest.starts_with('/') => rest,
+                _ => path,
             },
         }
     }

@@ -8,9 +8,9 @@ use tracing::{debug, info, trace, warn};
 use zk_proto::frame::{FrameDecoder, write_frame};
 use zk_proto::header::{AUTH_XID, NOTIFICATION_XID, PING_XID, SET_WATCHES_XID};
 use zk_proto::{
-    AuthPacket, ConnectRequest, ConnectResponse, ErrorCode, GetSASLRequest, Jute, KeeperState,
-    OpCode, Reader, RemoveWatchesRequest, ReplyHeader, RequestHeader, SetSASLResponse, SetWatches,
-    SetWatches2, WatcherEvent, WatcherType,
+    AuthPacket, ConnectRequest, ConnectResponse, ErrorCode, EventType, GetSASLRequest, Jute,
+    KeeperState, OpCode, Reader, RemoveWatchesRequest, ReplyHeader, RequestHeader, SetSASLResponse,
+    SetWatches, SetWatches2, WatcherType,
 };
 
 use crate::config::{ConnectString, HostPort, ReadCoalescing, SessionConfig};
@@ -20,7 +20,7 @@ use crate::path::Chroot;
 use crate::rng::Rng;
 use crate::sasl::DigestMd5;
 use crate::timers::{self, Timer, TimerTable};
-use crate::watches::{WatchKind, WatchRegistry, WatchedEvent, WatcherId};
+use crate::watches::{EventFilter, WatchKind, WatchRegistry, WatchedEvent, WatcherId};
 
 mod watch_modes;
 
@@ -102,6 +102,8 @@ pub struct WatchRegistration {
     pub kind: WatchKind,
     /// The local watcher.
     pub id: WatcherId,
+    /// For a persistent kind, which node events the watcher is told of.
+    pub events: EventFilter,
 }
 
 /// A server's reply to a request.
@@ -962,23 +964,32 @@ impl<C> Session<C> {
         let body = r.rest();
         match header.xid {
             NOTIFICATION_XID => {
-                let event: WatcherEvent =
-                    zk_proto::from_bytes(body, "WatcherEvent").map_err(Error::protocol)?;
-                let Some(server_path) = event.path else {
+                // A WatcherEvent read in place: its path is copied only for an event that
+                // reaches a watcher (a filtered one, such as a create's own NodeCreated under
+                // a recursive watch for deletions, costs no allocation).
+                let (event_type, state, raw_path) =
+                    decode_notification(body).map_err(Error::protocol)?;
+                let Some(raw_path) = raw_path else {
                     return Err(Error::Protocol("notification without a path".into()));
                 };
-                let path = self.chroot.strip(&server_path);
-                trace!(target: "zookeeper", event = event.event_type.name(), %path, "notification");
-                let watchers = self.watches.fire(event.event_type, &path);
+                let server_path = std::str::from_utf8(&raw_path).map_err(|_| {
+                    Error::protocol(zk_proto::DecodeError::InvalidUtf8 {
+                        context: "WatcherEvent",
+                    })
+                })?;
+                let path = self.chroot.strip_str(server_path);
+                trace!(target: "zookeeper", event = event_type.name(), %path, "notification");
+                let watchers = self.watches.fire(event_type, path);
                 if !self.deferred_removals.is_empty() {
-                    self.remove_deferred(now, &path);
+                    self.remove_deferred(now, path);
                 }
                 if !watchers.is_empty() {
+                    let path = path.to_owned();
                     self.events.push_back(Event::Watch {
                         watchers,
                         event: WatchedEvent {
-                            event_type: event.event_type,
-                            state: event.state,
+                            event_type,
+                            state,
                             path,
                         },
                     });
@@ -1309,6 +1320,9 @@ impl<C> Session<C> {
             _ => return,
         };
         self.watches.add(&w.path, kind, w.id);
+        if kind.is_persistent() && w.events != EventFilter::ALL {
+            self.watches.set_filter(w.id, w.events);
+        }
     }
 
     fn send_request(&mut self, now: Instant, request: OutgoingRequest, token: Option<C>) {
@@ -1536,6 +1550,19 @@ impl<C> std::fmt::Debug for Session<C> {
             .field("watches", &self.watches.len())
             .finish_non_exhaustive()
     }
+}
+
+/// A notification's body, a `WatcherEvent`, without copying its path: type, state, path bytes.
+fn decode_notification(
+    body: Bytes,
+) -> Result<(EventType, KeeperState, Option<Bytes>), zk_proto::DecodeError> {
+    const CONTEXT: &str = "WatcherEvent";
+    let mut r = Reader::new(body);
+    let event_type = EventType::decode(&mut r, CONTEXT)?;
+    let state = KeeperState::decode(&mut r, CONTEXT)?;
+    let path = r.read_buffer(CONTEXT)?;
+    r.expect_empty(CONTEXT)?;
+    Ok((event_type, state, path))
 }
 
 #[cfg(test)]

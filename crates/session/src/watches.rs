@@ -30,6 +30,43 @@ pub enum WatchKind {
     PersistentRecursive,
 }
 
+/// Which node events a persistent watcher is told of (session events always reach it).
+/// Events it filters out are dropped by the watch table as they arrive, before anything is
+/// allocated for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventFilter(u16);
+
+impl EventFilter {
+    /// Every event.
+    pub const ALL: EventFilter = EventFilter(u16::MAX);
+
+    /// Only node events of `kinds`.
+    pub fn only(kinds: &[EventType]) -> EventFilter {
+        EventFilter(kinds.iter().fold(0, |mask, k| mask | Self::bit(*k)))
+    }
+
+    fn bit(kind: EventType) -> u16 {
+        match kind.as_i32() {
+            // Session events always pass; they need no bit.
+            -1 => 0,
+            code @ 0..=14 => 1 << code,
+            // Unknown codes share the top bit.
+            _ => 1 << 15,
+        }
+    }
+
+    /// Whether an event of `kind` gets through.
+    pub fn passes(self, kind: EventType) -> bool {
+        kind == EventType::None || self.0 & Self::bit(kind) != 0
+    }
+}
+
+impl Default for EventFilter {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
 impl WatchKind {
     /// Whether the watch stays after firing.
     pub fn is_persistent(self) -> bool {
@@ -213,6 +250,8 @@ pub struct WatchRegistry {
     paths: HashMap<Arc<str>, PathWatches>,
     /// The paths holding persistent recursive watchers.
     recursive: Vec<Arc<str>>,
+    /// The persistent watchers told of only some node events (few: a scan is cheapest).
+    filters: Vec<(WatcherId, EventFilter)>,
 }
 
 /// Up to this many recursively watched paths, a notification checks each of them for being
@@ -245,6 +284,15 @@ impl WatchRegistry {
         }
     }
 
+    /// Tells persistent watcher `id` of only the node events `filter` passes (until it is
+    /// removed).
+    pub fn set_filter(&mut self, id: WatcherId, filter: EventFilter) {
+        self.filters.retain(|(f, _)| *f != id);
+        if filter != EventFilter::ALL {
+            self.filters.push((id, filter));
+        }
+    }
+
     /// Whether any local watcher, of any kind, watches `path`.
     pub fn watches_path(&self, path: &str) -> bool {
         self.paths.contains_key(path)
@@ -271,6 +319,9 @@ impl WatchRegistry {
         if kind == WatchKind::PersistentRecursive && !entry.has(kind) {
             self.recursive.retain(|p| &**p != path);
         }
+        if kind.is_persistent() && !self.filters.is_empty() {
+            self.filters.retain(|(f, _)| *f != id);
+        }
         let unused = match kind {
             WatchKind::Data | WatchKind::Exist
                 if !entry.has(WatchKind::Data) && !entry.has(WatchKind::Exist) =>
@@ -294,6 +345,16 @@ impl WatchRegistry {
     /// removed; persistent ones stay.
     pub fn fire(&mut self, event_type: EventType, path: &str) -> Vec<WatcherId> {
         let mut fired = Vec::new();
+        // Whether a persistent watcher hears this event (the filtered are never collected, so
+        // an event nobody hears allocates nothing).
+        let filters = &self.filters;
+        let hears = |id: &WatcherId| {
+            filters.is_empty()
+                || filters
+                    .iter()
+                    .find(|(f, _)| f == id)
+                    .is_none_or(|(_, filter)| filter.passes(event_type))
+        };
         if let Some(entry) = self.paths.get_mut(path) {
             let taken = |kind: WatchKind| match event_type {
                 EventType::NodeCreated | EventType::NodeDataChanged => {
@@ -310,7 +371,8 @@ impl WatchRegistry {
                 entry
                     .iter()
                     .filter(|(_, k)| *k == WatchKind::Persistent)
-                    .map(|(id, _)| id),
+                    .map(|(id, _)| id)
+                    .filter(hears),
             );
             if entry.is_empty() {
                 self.paths.remove(path);
@@ -322,7 +384,8 @@ impl WatchRegistry {
                     entry
                         .iter()
                         .filter(|(_, k)| *k == WatchKind::PersistentRecursive)
-                        .map(|(id, _)| id),
+                        .map(|(id, _)| id)
+                        .filter(hears),
                 );
             };
             if self.recursive.len() <= RECURSIVE_SCAN {
@@ -358,6 +421,7 @@ impl WatchRegistry {
     /// Every watcher, removing them all (session expired or closed).
     pub fn drain(&mut self) -> Vec<WatcherId> {
         self.recursive.clear();
+        self.filters.clear();
         let mut all: Vec<WatcherId> = self
             .paths
             .drain()
@@ -516,5 +580,34 @@ mod tests {
         assert_eq!(w.remove("/a", WatchKind::Data, 2), Unused::Data);
         assert_eq!(w.remove("/a", WatchKind::Data, 2), Unused::None);
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn an_event_filter_passes_its_kinds_and_every_session_event() {
+        let deletions = EventFilter::only(&[EventType::NodeDeleted]);
+        assert!(deletions.passes(EventType::NodeDeleted));
+        assert!(deletions.passes(EventType::None));
+        for other in [
+            EventType::NodeCreated,
+            EventType::NodeDataChanged,
+            EventType::NodeChildrenChanged,
+        ] {
+            assert!(!deletions.passes(other), "{other:?}");
+            assert!(EventFilter::ALL.passes(other), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_filtered_persistent_watcher_is_not_fired_for_events_it_filters_out() {
+        let mut w = WatchRegistry::default();
+        w.add(&"/a".into(), WatchKind::PersistentRecursive, 1);
+        w.add(&"/a".into(), WatchKind::PersistentRecursive, 2);
+        w.set_filter(1, EventFilter::only(&[EventType::NodeDeleted]));
+        assert_eq!(w.fire(EventType::NodeCreated, "/a/b"), [2]);
+        assert_eq!(w.fire(EventType::NodeDeleted, "/a/b"), [1, 2]);
+        // Its filter goes with it: a watcher later given the same id hears everything.
+        w.remove("/a", WatchKind::PersistentRecursive, 1);
+        w.add(&"/a".into(), WatchKind::PersistentRecursive, 1);
+        assert_eq!(w.fire(EventType::NodeCreated, "/a/b"), [1, 2]);
     }
 }

@@ -85,7 +85,6 @@ pub(crate) struct Commands<C> {
     link: Arc<Link<C>>,
 }
 
-/// The task's status end.
 /// A second sender of commands, for the task's own watch (see `parent_watch`): unlike the
 /// handle, dropping it does not end the task.
 #[derive(Debug)]
@@ -93,6 +92,7 @@ pub(crate) struct Poker<C> {
     link: Arc<Link<C>>,
 }
 
+/// The task's status end.
 #[derive(Debug)]
 pub(crate) struct StatusSetter<C> {
     link: Arc<Link<C>>,

@@ -645,7 +645,7 @@ impl NodeTask {
                 }
             }
             // Boxed: the three futures are most of the task's size otherwise (1,168 bytes in
-            // all, held by every registration while it waits).
+            // all, held by every registration that waits in a task rather than parked).
             let wake = Box::pin(async {
                 let node_event = async {
                     match watcher.take() {

@@ -22,8 +22,8 @@ use zk_proto::{
     WatcherEvent, WatcherType,
 };
 use zk_session::{
-    Action, ConnectString, Error, Event, HostPort, OutgoingRequest, Reply, Session, SessionConfig,
-    SessionState, WatchKind, WatchRegistration, WatchedEvent, WatcherId,
+    Action, ConnectString, Error, Event, EventFilter, HostPort, OutgoingRequest, Reply, Session,
+    SessionConfig, SessionState, WatchKind, WatchRegistration, WatchedEvent, WatcherId,
 };
 
 /// The fake server's passwords are derived from the session id (as the real server's are).
@@ -1358,6 +1358,7 @@ fn with_watch(
             path: path.into(),
             kind,
             id,
+            events: EventFilter::ALL,
         }),
         None => request,
     }
