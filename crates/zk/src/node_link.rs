@@ -187,6 +187,17 @@ impl<C> Commands<C> {
         }
     }
 
+    /// The next command without waiting: `Some(None)` once the handle is gone and every
+    /// command was taken, `None` when nothing waits.
+    pub(crate) fn try_recv(&mut self) -> Option<Option<C>> {
+        let mut state = self.link.lock();
+        match state.commands.pop_front() {
+            Some(command) => Some(Some(command)),
+            None if state.handle_gone => Some(None),
+            None => None,
+        }
+    }
+
     /// Whether nothing waits for the task: no command queued, the handle still there. (A
     /// task parks only then; otherwise it would be resumed at once.)
     pub(crate) fn idle(&self) -> bool {
@@ -227,6 +238,14 @@ impl<C> Poker<C> {
         }
         state.commands.push_back(command);
         self.link.wake_task(state);
+    }
+
+    /// Resumes the task if it is parked, queuing nothing (a running task is left alone).
+    pub(crate) fn resume(&self) {
+        let parked = self.link.lock().parked.take();
+        if let Some(parked) = parked {
+            parked.resume();
+        }
     }
 }
 

@@ -114,17 +114,27 @@ impl ParentWatches {
         }
     }
 
-    /// Pokes every registration in every watch (each then checks its node and its session):
-    /// called after each new generation or the close, so that parked registrations (see
-    /// `node_link`) follow it. Registrations that park after this call see the new
-    /// generation themselves.
+    /// Resumes every parked registration in every watch: called after each new generation
+    /// or the close, so that parked registrations (see `node_link`) follow it. Running ones
+    /// follow the generation themselves, and so do those that park after this call (a task
+    /// parks only in the current generation). Nothing is queued: a resumed registration
+    /// recovers or ends, and looks at its node once, as a running one does.
     pub(crate) fn wake_all(&self) {
         let watches: Vec<Arc<ParentWatch>> = lock(&self.watches)
             .values()
             .filter_map(Weak::upgrade)
             .collect();
         for watch in watches {
-            watch.check(None);
+            // Resumed outside the lock: a task dropped at once (its runtime shutting down)
+            // leaves this table.
+            let pokers: Vec<Poker<Command>> = lock(&watch.interests)
+                .values()
+                .flatten()
+                .map(|(_, p)| p.clone())
+                .collect();
+            for poker in pokers {
+                poker.resume();
+            }
         }
     }
 }

@@ -366,6 +366,30 @@ async fn delete_node(client: &Client, path: &str) -> Result<()> {
     }
 }
 
+/// Deletes the node at `path` if `client`'s session owns it (a create whose reply was lost
+/// may have made it; someone else's node is left alone). A session that has ended took its
+/// nodes with it.
+async fn delete_if_ours(client: &Client, path: &str) -> Result<()> {
+    let mut attempts = 0;
+    loop {
+        let deleted = match client.exists(path).await {
+            Ok(Some(stat)) if stat.ephemeral_owner == client.session_id() => {
+                client.delete(path, Some(stat.version)).await
+            }
+            Ok(_) => return Ok(()),
+            Err(e) => Err(e),
+        };
+        match deleted {
+            Ok(()) | Err(ZkError::NoNode) => return Ok(()),
+            Err(e) if e.is_terminal() => return Ok(()),
+            // Changed meanwhile (BadVersion), or the connection dropped: look again.
+            Err(ZkError::BadVersion) if attempts < 3 => attempts += 1,
+            Err(e) if e.is_indeterminate() && attempts < 3 => attempts += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// This process's id, read once (`std::process::id` is a system call each time).
 fn process_id() -> u32 {
     static PID: OnceLock<u32> = OnceLock::new();
@@ -758,9 +782,23 @@ impl NodeTask {
         self.set_status(RegistrationStatus::Recovering);
         info!(target: "zc_zk", path = %self.path, "restoring registration in the new session");
         let mut backoff = Duration::from_millis(100);
+        // Whether a create of this session may have made the node unseen (its outcome was
+        // lost with the connection): a registration ending now must remove it.
+        let mut maybe_created = false;
         loop {
             let client = generation.client.clone();
+            // A command that came meanwhile (the handle dropped after the new session, an
+            // unregister) is heard before the node is made again.
+            while let Some(command) = commands.try_recv() {
+                if self
+                    .command_while_down(command, &client, maybe_created)
+                    .await
+                {
+                    return true;
+                }
+            }
             let result = client.create(&self.path, &self.data, &self.create).await;
+            maybe_created |= matches!(&result, Err(e) if e.is_indeterminate());
             let retry_after = match result {
                 Ok(_) => {
                     self.set_status(RegistrationStatus::Registered);
@@ -794,7 +832,9 @@ impl NodeTask {
                             tokio::select! {
                                 _ = watcher.changed() => {}
                                 command = commands.recv() => {
-                                    if self.handle_command_while_down(command) { return true; }
+                                    if self.command_while_down(command, &client, maybe_created).await {
+                                        return true;
+                                    }
                                 }
                             }
                             None
@@ -806,6 +846,8 @@ impl NodeTask {
             };
             let Some(error) = retry_after else { continue };
             if error.is_terminal() {
+                // The session is gone, and with it anything its creates made.
+                maybe_created = false;
                 wait_generation(generations).await;
                 *generation = generations.borrow_and_update().clone();
                 if generation.closed {
@@ -820,34 +862,46 @@ impl NodeTask {
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
                 command = commands.recv() => {
-                    if self.handle_command_while_down(command) { return true; }
+                    if self.command_while_down(command, &client, maybe_created).await {
+                        return true;
+                    }
                 }
             }
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
 
-    /// A command while the node is being restored: unregister stops; new properties are
-    /// remembered for the re-creation. True when the registration ends.
-    fn handle_command_while_down(&mut self, command: Option<Command>) -> bool {
-        match command {
-            None => {
-                self.set_status(RegistrationStatus::Unregistered);
-                true
-            }
-            Some(Command::Unregister(reply)) => {
-                self.set_status(RegistrationStatus::Unregistered);
-                let _ = reply.send(Ok(()));
-                true
-            }
+    /// A command while the node is being restored: unregister (or the handle's drop) stops,
+    /// removing the node first when a create whose outcome was lost (`maybe_created`) may
+    /// have made it; new properties are remembered for the re-creation. True when the
+    /// registration ends.
+    async fn command_while_down(
+        &mut self,
+        command: Option<Command>,
+        client: &Client,
+        maybe_created: bool,
+    ) -> bool {
+        let reply = match command {
+            None => None,
+            Some(Command::Unregister(reply)) => Some(reply),
             Some(Command::SetProperties(props, reply)) => {
                 self.data = data::encode(&props);
                 let _ = reply.send(Ok(()));
-                false
+                return false;
             }
             // The node is looked at once it is back.
-            Some(Command::Check) => false,
+            Some(Command::Check) => return false,
+        };
+        let result = if maybe_created {
+            Box::pin(delete_if_ours(client, &self.path)).await
+        } else {
+            Ok(())
+        };
+        self.set_status(RegistrationStatus::Unregistered);
+        if let Some(reply) = reply {
+            let _ = reply.send(result);
         }
+        true
     }
 
     /// Writes new data: setData when the ACL allows, else an atomic delete-and-create.

@@ -408,6 +408,50 @@ async fn a_registration_deleted_by_someone_else_is_not_resurrected_after_expiry(
 }
 
 #[tokio::test]
+async fn an_unregister_after_a_lost_create_reply_in_recovery_leaves_no_node() {
+    // The recovery's create reaches the server, its reply is lost with the connection, and
+    // the registration is unregistered before it learns the outcome: the node it may have
+    // made must not stay behind (it would live as long as the session).
+    let proxy = FaultProxy::start(shared_server().addr()).unwrap();
+    let zk = ZooKeeper::connect_with(&proxy.connect_string(), options(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let root = service(&zk, "lostcreate").await;
+    let r = zk
+        .register_server(&format!("{root}/providers"), ("h", 1), PropertyMap::new())
+        .await
+        .unwrap();
+    let node = r.paths()[0].clone();
+    let observer = connect().await;
+    let (seen, gone) = observer.client().exists_watch(&node).await.unwrap();
+    assert!(seen.is_some());
+    // Every chunk through the proxy now waits: the create's reply stays in the proxy long
+    // after the server made the node.
+    proxy.delay(Duration::from_millis(300));
+    expire(&zk).await;
+    let deleted = tokio::time::timeout(WAIT, gone.changed()).await.unwrap();
+    assert_eq!(deleted.event_type, zk_session::EventType::NodeDeleted);
+    let (seen, created) = observer.client().exists_watch(&node).await.unwrap();
+    assert!(seen.is_none(), "re-created before the observer looked");
+    let created = tokio::time::timeout(WAIT, created.changed()).await.unwrap();
+    assert_eq!(created.event_type, zk_session::EventType::NodeCreated);
+    // The unregister is queued before the cut (this runtime runs one task at a time, and the
+    // spawned one sends it at its first poll), then the create's reply is lost.
+    let unregister = tokio::spawn(r.unregister());
+    tokio::task::yield_now().await;
+    proxy.cut();
+    proxy.delay(Duration::ZERO);
+    tokio::time::timeout(WAIT, unregister)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(observer.client().exists(&node).await.unwrap(), None);
+    observer.close().await;
+    zk.close().await;
+}
+
+#[tokio::test]
 async fn a_reconnect_within_the_session_churns_nothing() {
     let proxy = FaultProxy::start(shared_server().addr()).unwrap();
     let zk = ZooKeeper::connect_with(&proxy.connect_string(), options(Duration::from_secs(10)))
