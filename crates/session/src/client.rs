@@ -590,9 +590,7 @@ impl Client {
         let request = self.create_request(path, data, options)?;
         match decode(self.call(request, None).await?)? {
             Response::Create2(r) => Ok((
-                self.inner
-                    .chroot
-                    .strip(r.path.as_deref().unwrap_or_default()),
+                self.inner.chroot.strip_owned(r.path.unwrap_or_default()),
                 r.stat,
             )),
             _ => Err(unexpected(OpCode::Create2)),
@@ -941,11 +939,11 @@ impl Client {
             .into_iter()
             .map(|r| match r {
                 MultiResult::Create(c) => Ok(OpResult::Create {
-                    path: chroot.strip(c.path.as_deref().unwrap_or_default()),
+                    path: chroot.strip_owned(c.path.unwrap_or_default()),
                     stat: None,
                 }),
                 MultiResult::Create2(c) => Ok(OpResult::Create {
-                    path: chroot.strip(c.path.as_deref().unwrap_or_default()),
+                    path: chroot.strip_owned(c.path.unwrap_or_default()),
                     stat: Some(c.stat),
                 }),
                 MultiResult::Delete => Ok(OpResult::Delete),

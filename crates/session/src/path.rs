@@ -142,6 +142,23 @@ impl Chroot {
         self.strip_str(path).to_owned()
     }
 
+    /// [`strip`](Chroot::strip) of a path the caller owns: without a chroot it is returned as
+    /// it is, with one it is cut in place (no new allocation either way).
+    pub fn strip_owned(&self, mut path: String) -> String {
+        let Some(root) = &self.0 else { return path };
+        match path.strip_prefix(root.as_str()) {
+            Some("") => {
+                path.truncate(1);
+                path
+            }
+            Some(rest) if rest.starts_with('/') => {
+                path.drain(..root.len());
+                path
+            }
+            _ => path,
+        }
+    }
+
     /// [`strip`](Chroot::strip) without a copy: the client path within `path`.
     pub fn strip_str<'a>(&self, path: &'a str) -> &'a str {
         match &self.0 {
@@ -239,5 +256,14 @@ mod tests {
         assert_eq!(c.strip("/app"), "/");
         assert_eq!(c.strip("/app/x"), "/x");
         assert_eq!(c.strip("/apple"), "/apple");
+        for server in ["/app", "/app/x", "/apple", "/"] {
+            assert_eq!(
+                c.strip_owned(server.to_owned()),
+                c.strip(server),
+                "{server}"
+            );
+        }
+        let none = Chroot::new(None).unwrap();
+        assert_eq!(none.strip_owned("/app/x".to_owned()), "/app/x");
     }
 }

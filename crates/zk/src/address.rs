@@ -70,22 +70,61 @@ fn node_name(host: &str, port: u16) -> String {
             break;
         }
     }
-    for &d in &digits[start..] {
-        name.push(char::from(d));
-    }
+    // ASCII digits: always valid UTF-8.
+    name.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
     name
 }
 
 impl Address {
     /// The node names this address registers: one, or one per local address for a blank host.
     pub fn node_names(&self) -> Vec<String> {
+        self.names().into_vec()
+    }
+
+    /// [`node_names`](Address::node_names) without a vector for a single name.
+    pub(crate) fn names(&self) -> NodeNames {
         match self {
-            Address::Raw(s) => vec![s.clone()],
-            Address::HostPort(host, port) if host.is_empty() => local_addresses()
-                .iter()
-                .map(|ip| node_name(&ip.to_string(), *port))
-                .collect(),
-            Address::HostPort(host, port) => vec![node_name(host, *port)],
+            Address::Raw(s) => NodeNames::One(s.clone()),
+            Address::HostPort(host, port) if host.is_empty() => NodeNames::Many(
+                local_addresses()
+                    .iter()
+                    .map(|ip| node_name(&ip.to_string(), *port))
+                    .collect(),
+            ),
+            Address::HostPort(host, port) => NodeNames::One(node_name(host, *port)),
+        }
+    }
+}
+
+/// An address's node names: one (the usual case, kept inline) or several.
+#[derive(Debug)]
+pub(crate) enum NodeNames {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl NodeNames {
+    /// The names, in order.
+    pub(crate) fn as_slice(&self) -> &[String] {
+        match self {
+            NodeNames::One(name) => std::slice::from_ref(name),
+            NodeNames::Many(names) => names,
+        }
+    }
+
+    /// The names, taken.
+    pub(crate) fn into_iter(self) -> impl Iterator<Item = String> {
+        let (one, many) = match self {
+            NodeNames::One(name) => (Some(name), Vec::new()),
+            NodeNames::Many(names) => (None, names),
+        };
+        one.into_iter().chain(many)
+    }
+
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            NodeNames::One(name) => vec![name],
+            NodeNames::Many(names) => names,
         }
     }
 }

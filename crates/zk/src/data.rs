@@ -45,6 +45,35 @@ pub fn encode(props: &PropertyMap) -> Vec<u8> {
     serde_json::to_vec(props).unwrap_or_else(|_| b"{}".to_vec())
 }
 
+/// Encodes `props` with `pid` set to `pid`, byte for byte as [`encode`] of the map with
+/// `pid` inserted, without copying or changing the map (a registration's data).
+pub fn encode_with_pid(props: &PropertyMap, pid: u32) -> Vec<u8> {
+    struct WithPid<'a>(&'a PropertyMap, u32);
+    impl serde::Serialize for WithPid<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            const PID: &str = "pid";
+            let others = || self.0.iter().filter(|(k, _)| k.as_str() != PID);
+            let mut map = s.serialize_map(Some(others().count() + 1))?;
+            // The map's keys are in order: `pid` goes where an insert would put it.
+            let mut pid_written = false;
+            for (k, v) in others() {
+                if !pid_written && k.as_str() > PID {
+                    map.serialize_entry(PID, &self.1)?;
+                    pid_written = true;
+                }
+                map.serialize_entry(k, v)?;
+            }
+            if !pid_written {
+                map.serialize_entry(PID, &self.1)?;
+            }
+            map.end()
+        }
+    }
+    // A pid set means the data is never a raw string_value.
+    serde_json::to_vec(&WithPid(props, pid)).unwrap_or_else(|_| b"{}".to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -85,5 +114,26 @@ mod tests {
     fn lone_string_value_is_written_raw_and_empty_is_braces() {
         assert_eq!(encode(&obj(json!({"string_value": "xxx"}))), b"xxx");
         assert_eq!(encode(&PropertyMap::new()), b"{}");
+    }
+
+    #[test]
+    fn data_with_a_pid_is_the_map_with_pid_inserted() {
+        for props in [
+            json!({}),
+            json!({"a": 1}),
+            json!({"zz": [1, 2], "a": "x"}),
+            json!({"pid": 7, "port": 80}),
+            json!({"string_value": "raw"}),
+            json!({"pic": true, "pie": null, "pj": {"n": 1}}),
+        ] {
+            let props = obj(props);
+            let mut inserted = props.clone();
+            inserted.insert("pid".to_owned(), Value::from(4321u32));
+            assert_eq!(
+                String::from_utf8(encode_with_pid(&props, 4321)).unwrap(),
+                String::from_utf8(encode(&inserted)).unwrap(),
+                "{props:?}"
+            );
+        }
     }
 }

@@ -16,6 +16,7 @@
 //! could not be set on.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -51,8 +52,43 @@ enum State {
     Unavailable,
 }
 
-/// The tasks of one node path's registrations, each with its interest's id.
-type Pokers = Vec<(u64, Poker<Command>)>;
+/// The tasks of one node path's registrations, each with its interest's id: nearly always
+/// one, kept inline (no allocation per registration).
+#[derive(Debug)]
+enum Pokers {
+    One(u64, Poker<Command>),
+    Many(Vec<(u64, Poker<Command>)>),
+}
+
+impl Pokers {
+    fn push(&mut self, id: u64, poker: Poker<Command>) {
+        match self {
+            Pokers::One(first, first_poker) => {
+                *self = Pokers::Many(vec![(*first, first_poker.clone()), (id, poker)]);
+            }
+            Pokers::Many(all) => all.push((id, poker)),
+        }
+    }
+
+    /// Removes interest `id`; true when none is left.
+    fn remove(&mut self, id: u64) -> bool {
+        match self {
+            Pokers::One(only, _) => *only == id,
+            Pokers::Many(all) => {
+                all.retain(|(i, _)| *i != id);
+                all.is_empty()
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Poker<Command>> {
+        let (one, many) = match self {
+            Pokers::One(_, poker) => (Some(poker), &[][..]),
+            Pokers::Many(all) => (None, &all[..]),
+        };
+        one.into_iter().chain(many.iter().map(|(_, p)| p))
+    }
+}
 
 /// One parent's watch and the registrations it serves.
 #[derive(Debug)]
@@ -129,8 +165,8 @@ impl ParentWatches {
             // leaves this table.
             let pokers: Vec<Poker<Command>> = lock(&watch.interests)
                 .values()
-                .flatten()
-                .map(|(_, p)| p.clone())
+                .flat_map(Pokers::iter)
+                .cloned()
                 .collect();
             for poker in pokers {
                 poker.resume();
@@ -194,18 +230,19 @@ impl ParentWatch {
         state == State::Ready
     }
 
-    /// Routes events on `path` to `poker` until the returned interest is dropped.
-    pub(crate) fn watch_node(self: &Arc<Self>, path: &str, poker: Poker<Command>) -> Interest {
+    /// Routes events on `path` to `poker` until the returned interest is dropped. (The
+    /// registration's one copy of its path is shared by the table's key and the interest.)
+    pub(crate) fn watch_node(self: &Arc<Self>, path: &Arc<str>, poker: Poker<Command>) -> Interest {
         let id = self.next_interest.fetch_add(1, Ordering::Relaxed);
-        // One allocation of the path, shared by the table's key and the interest.
-        let path: Arc<str> = Arc::from(path);
-        lock(&self.interests)
-            .entry(path.clone())
-            .or_default()
-            .push((id, poker));
+        match lock(&self.interests).entry(path.clone()) {
+            Entry::Occupied(mut pokers) => pokers.get_mut().push(id, poker),
+            Entry::Vacant(place) => {
+                place.insert(Pokers::One(id, poker));
+            }
+        }
         Interest {
             watch: self.clone(),
-            path,
+            path: path.clone(),
             id,
         }
     }
@@ -220,14 +257,10 @@ impl ParentWatch {
                 Some(path) => interests
                     .get(path)
                     .into_iter()
-                    .flatten()
-                    .map(|(_, p)| p.clone())
+                    .flat_map(Pokers::iter)
+                    .cloned()
                     .collect(),
-                None => interests
-                    .values()
-                    .flatten()
-                    .map(|(_, p)| p.clone())
-                    .collect(),
+                None => interests.values().flat_map(Pokers::iter).cloned().collect(),
             }
         };
         for poker in pokers {
@@ -255,9 +288,8 @@ pub(crate) struct Interest {
 impl Drop for Interest {
     fn drop(&mut self) {
         let mut interests = lock(&self.watch.interests);
-        if let Some(list) = interests.get_mut(&*self.path) {
-            list.retain(|(id, _)| *id != self.id);
-            if list.is_empty() {
+        if let Some(pokers) = interests.get_mut(&*self.path) {
+            if pokers.remove(self.id) {
                 interests.remove(&*self.path);
             }
         }

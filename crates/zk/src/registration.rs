@@ -127,7 +127,7 @@ pub(crate) enum Command {
 /// One registered node.
 #[derive(Debug)]
 struct Node {
-    path: String,
+    path: Arc<str>,
     link: NodeHandle<Command>,
 }
 
@@ -181,7 +181,7 @@ impl ZooKeeper {
         &self,
         path: &str,
         address: impl Into<Address>,
-        mut properties: PropertyMap,
+        properties: PropertyMap,
         options: RegisterOptions,
     ) -> Result<Registration> {
         let address = address.into();
@@ -189,8 +189,7 @@ impl ZooKeeper {
         // resolved only when it does not exist, which saves a round trip per registration.
         let mut base = std::borrow::Cow::Borrowed(path);
         let mut resolved = false;
-        properties.insert("pid".to_owned(), Value::from(process_id()));
-        let mut data = data::encode(&properties);
+        let mut data = data::encode_with_pid(&properties, process_id());
         let RegisterOptions {
             acl,
             wait_for_conflict,
@@ -202,17 +201,22 @@ impl ZooKeeper {
             acl,
             ttl: None,
         });
-        let names = address.node_names();
-        if names.iter().any(|n| n.is_empty() || n.contains('/')) {
+        let names = address.names();
+        if names
+            .as_slice()
+            .iter()
+            .any(|n| n.is_empty() || n.contains('/'))
+        {
             return Err(Error::InvalidAddress(format!("{address:?}")));
         }
-        let mut nodes: Vec<Node> = Vec::with_capacity(names.len());
-        let last = names.len().saturating_sub(1);
+        let mut nodes: Vec<Node> = Vec::with_capacity(names.as_slice().len());
+        let last = names.as_slice().len().saturating_sub(1);
         for (i, name) in names.into_iter().enumerate() {
             let generation = self.shared.current();
             let (link, status, command_rx) = node_link::link(RegistrationStatus::Registered);
             let (node_path, created) = loop {
-                let node_path = crate::links::join(&base, &name);
+                // One copy of the path, shared by the handle, the task and the parent watch.
+                let node_path: Arc<str> = crate::links::join(&base, &name).into();
                 let target = Target {
                     path: &node_path,
                     data: &data,
@@ -282,7 +286,7 @@ impl ZooKeeper {
 impl Registration {
     /// The registered nodes' paths.
     pub fn paths(&self) -> Vec<String> {
-        self.nodes.iter().map(|n| n.path.clone()).collect()
+        self.nodes.iter().map(|n| n.path.to_string()).collect()
     }
 
     /// The status of the first node (see [`statuses`](Registration::statuses) for all).
@@ -296,7 +300,7 @@ impl Registration {
     pub fn statuses(&self) -> Vec<(String, RegistrationStatus)> {
         self.nodes
             .iter()
-            .map(|n| (n.path.clone(), n.link.status()))
+            .map(|n| (n.path.to_string(), n.link.status()))
             .collect()
     }
 
@@ -399,7 +403,7 @@ fn process_id() -> u32 {
 /// The node a registration creates.
 #[derive(Clone, Copy)]
 struct Target<'a> {
-    path: &'a str,
+    path: &'a Arc<str>,
     data: &'a [u8],
     create: &'a CreateOptions,
     wait_for_conflict: Duration,
@@ -521,7 +525,7 @@ async fn create_initial(
         let now = tokio::time::Instant::now();
         if now >= deadline {
             return Err(Error::RegistrationConflict {
-                path: path.to_owned(),
+                path: path.to_string(),
                 owner,
             });
         }
@@ -541,7 +545,7 @@ async fn existing(
 
 struct NodeTask {
     shared: std::sync::Arc<Shared>,
-    path: String,
+    path: Arc<str>,
     data: Vec<u8>,
     /// The node's create options (ephemeral, with the registration's ACL).
     create: Arc<CreateOptions>,
@@ -910,8 +914,8 @@ impl NodeTask {
             Ok(_) => Ok(()),
             Err(ZkError::NoAuth) => {
                 let ops = [
-                    Op::delete(self.path.clone(), None),
-                    Op::create(self.path.clone(), data.to_vec(), (*self.create).clone()),
+                    Op::delete(self.path.to_string(), None),
+                    Op::create(self.path.to_string(), data.to_vec(), (*self.create).clone()),
                 ];
                 client.multi(&ops).await.map(drop).map_err(Error::from)
             }
