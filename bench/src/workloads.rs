@@ -49,7 +49,11 @@ impl Params {
             pairs: n(1000),
             watch_n: n(1000),
             mem_n: 10_000,
-            reg_n: 1000,
+            // ZKB_REG_N (an experiment): how many addresses `register` and `regalloc` use.
+            reg_n: std::env::var("ZKB_REG_N")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1000),
             connect_n: n(20).max(3),
             reconnect_n: n(10).max(3),
         }

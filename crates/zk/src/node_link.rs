@@ -198,6 +198,13 @@ impl<C> Commands<C> {
         }
     }
 
+    /// Whether the handle is gone and no command is left: all the task has left to do is
+    /// end (deleting its node).
+    pub(crate) fn handle_gone_only(&self) -> bool {
+        let state = self.link.lock();
+        state.handle_gone && state.commands.is_empty()
+    }
+
     /// Whether nothing waits for the task: no command queued, the handle still there. (A
     /// task parks only then; otherwise it would be resumed at once.)
     pub(crate) fn idle(&self) -> bool {

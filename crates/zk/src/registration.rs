@@ -581,6 +581,27 @@ impl node_link::Resume for Parked {
             commands,
             runtime,
         } = *self;
+        if commands.handle_gone_only() {
+            // Dropped with nothing else to do: only the node's deletion is left, done in a
+            // task far smaller than the registration's own (dropping many registrations at
+            // once spawns one each). A node of a session that has ended went with it.
+            drop(interest);
+            let current = {
+                let latest = task.shared.generation.borrow();
+                latest.number == generation.number && !latest.closed
+            };
+            let NodeTask { path, status, .. } = task;
+            if !current {
+                status.set_status(RegistrationStatus::Unregistered);
+                return;
+            }
+            drop(runtime.spawn(async move {
+                let _ = delete_node(&generation.client, &path).await;
+                status.set_status(RegistrationStatus::Unregistered);
+                drop(commands);
+            }));
+            return;
+        }
         drop(runtime.spawn(task.run(generation, NodeWatch::Parent(interest), commands)));
     }
 }
