@@ -284,8 +284,10 @@ impl WatchRegistry {
         }
     }
 
-    /// Tells persistent watcher `id` of only the node events `filter` passes (until it is
-    /// removed).
+    /// Tells persistent watcher `id` of only the node events `filter` passes, until it is
+    /// removed. The filter belongs to the id: a caller that files one id under several
+    /// persistent watches (the client never does) gives them all the filter, and removing any
+    /// of them drops it.
     pub fn set_filter(&mut self, id: WatcherId, filter: EventFilter) {
         self.filters.retain(|(f, _)| *f != id);
         if filter != EventFilter::ALL {
