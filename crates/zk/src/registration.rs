@@ -672,7 +672,8 @@ impl NodeTask {
                         warn!(target: "zc_zk", path = %self.path, "registration node was removed by someone else");
                         self.set_status(RegistrationStatus::Removed);
                         drop(interest);
-                        return Box::pin(self.linger(commands)).await;
+                        drop(self);
+                        return Lingering::answer(commands);
                     }
                     // The session ended: the next generation's recovery follows.
                     Err(e) if e.is_terminal() => {}
@@ -943,20 +944,38 @@ impl NodeTask {
             Err(e) => Err(e.into()),
         }
     }
+}
 
-    /// The node is gone for good; answer commands until the handle is dropped.
-    async fn linger(self, mut commands: Commands) {
-        while let Some(command) = commands.recv().await {
+/// A registration whose node someone else removed: it answers commands until the handle is
+/// dropped or unregisters, with no task (every answer is immediate), parked between them.
+struct Lingering {
+    commands: Commands,
+}
+
+impl Lingering {
+    /// Answers every queued command, then parks (or ends).
+    fn answer(mut commands: Commands) {
+        while let Some(command) = commands.try_recv() {
             match command {
-                Command::Unregister(reply) => {
-                    let _ = reply.send(Ok(()));
+                // Unregistered, or the handle is gone: the registration ends here.
+                None | Some(Command::Unregister(_)) => {
+                    if let Some(Command::Unregister(reply)) = command {
+                        let _ = reply.send(Ok(()));
+                    }
                     return;
                 }
-                Command::SetProperties(_, reply) => {
+                Some(Command::SetProperties(_, reply)) => {
                     let _ = reply.send(Err(ZkError::NoNode.into()));
                 }
-                Command::Check => {}
+                Some(Command::Check) => {}
             }
         }
+        commands.park(|commands| Box::new(Lingering { commands }));
+    }
+}
+
+impl node_link::Resume for Lingering {
+    fn resume(self: Box<Self>) {
+        Lingering::answer(self.commands);
     }
 }

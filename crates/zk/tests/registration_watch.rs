@@ -93,6 +93,21 @@ async fn registrations_under_one_parent_share_one_watch_and_each_notices_its_own
         let stat = other.client().exists(&r.paths()[0]).await.unwrap();
         assert_eq!(stat.map(|s| s.ephemeral_owner), Some(zk.session_id()));
     }
+    // The removed one still answers: new properties have no node to go to, and it is not
+    // made again; unregistering it succeeds.
+    for _ in 0..2 {
+        let err = regs[1]
+            .set_properties(PropertyMap::from_iter([("a".into(), 1.into())]))
+            .await
+            .unwrap_err();
+        assert!(err.is_no_node(), "{err:?}");
+    }
+    assert_eq!(
+        other.client().exists(&regs[1].paths()[0]).await.unwrap(),
+        None
+    );
+    assert_eq!(regs[1].status(), RegistrationStatus::Removed);
+    regs.remove(1).unregister().await.unwrap();
     other.close().await;
     zk.close().await;
 }
