@@ -45,9 +45,28 @@ pub fn encode(props: &PropertyMap) -> Vec<u8> {
     serde_json::to_vec(props).unwrap_or_else(|_| b"{}".to_vec())
 }
 
+/// Whether a [`PropertyMap`] keeps its keys sorted (serde_json's default) rather than in
+/// insertion order (its `preserve_order` feature); found once, by trying.
+fn keys_sorted() -> bool {
+    static SORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SORTED.get_or_init(|| {
+        let mut probe = PropertyMap::new();
+        probe.insert("b".to_owned(), Value::Null);
+        probe.insert("a".to_owned(), Value::Null);
+        probe.keys().next().map(String::as_str) == Some("a")
+    })
+}
+
 /// Encodes `props` with `pid` set to `pid`, byte for byte as [`encode`] of the map with
 /// `pid` inserted, without copying or changing the map (a registration's data).
 pub fn encode_with_pid(props: &PropertyMap, pid: u32) -> Vec<u8> {
+    if !keys_sorted() {
+        // serde_json's `preserve_order` (turned on by any crate in the build) keeps keys in
+        // insertion order: insert, as `encode`'s callers do.
+        let mut with_pid = props.clone();
+        with_pid.insert("pid".to_owned(), Value::from(pid));
+        return encode(&with_pid);
+    }
     struct WithPid<'a>(&'a PropertyMap, u32);
     impl serde::Serialize for WithPid<'_> {
         fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -55,7 +74,8 @@ pub fn encode_with_pid(props: &PropertyMap, pid: u32) -> Vec<u8> {
             const PID: &str = "pid";
             let others = || self.0.iter().filter(|(k, _)| k.as_str() != PID);
             let mut map = s.serialize_map(Some(others().count() + 1))?;
-            // The map's keys are in order: `pid` goes where an insert would put it.
+            // The map's keys are sorted (checked by the caller): `pid` goes where an insert
+            // would put it.
             let mut pid_written = false;
             for (k, v) in others() {
                 if !pid_written && k.as_str() > PID {

@@ -36,6 +36,9 @@ struct State<C> {
     task_gone: bool,
     /// The parked task, resumed by the next command, poke or the handle's drop.
     parked: Option<Box<dyn Resume>>,
+    /// A [`Poker::resume`] found no parked task: the task was running, and may be about to
+    /// park on what it saw before the poke. Its next park resumes at once (and clears this).
+    poked: bool,
 }
 
 impl<C: std::fmt::Debug> std::fmt::Debug for State<C> {
@@ -46,6 +49,7 @@ impl<C: std::fmt::Debug> std::fmt::Debug for State<C> {
             .field("handle_gone", &self.handle_gone)
             .field("task_gone", &self.task_gone)
             .field("parked", &self.parked.is_some())
+            .field("poked", &self.poked)
             .finish()
     }
 }
@@ -107,6 +111,7 @@ pub(crate) fn link<C>(status: RegistrationStatus) -> (NodeHandle<C>, StatusSette
             handle_gone: false,
             task_gone: false,
             parked: None,
+            poked: false,
         }),
         to_task: Notify::new(),
         status_changed: Notify::new(),
@@ -219,9 +224,10 @@ impl<C> Commands<C> {
         let link = self.link.clone();
         let mut state = link.lock();
         let parked = make(self);
-        if state.commands.is_empty() && !state.handle_gone {
+        if state.commands.is_empty() && !state.handle_gone && !state.poked {
             state.parked = Some(parked);
         } else {
+            state.poked = false;
             drop(state);
             parked.resume();
         }
@@ -247,9 +253,18 @@ impl<C> Poker<C> {
         self.link.wake_task(state);
     }
 
-    /// Resumes the task if it is parked, queuing nothing (a running task is left alone).
+    /// Resumes the task if it is parked, queuing nothing. A running task is only marked: if
+    /// it parks next (on a state it read before this call), it is resumed at once, so a poke
+    /// racing with a park is never lost.
     pub(crate) fn resume(&self) {
-        let parked = self.link.lock().parked.take();
+        let parked = {
+            let mut state = self.link.lock();
+            let parked = state.parked.take();
+            if parked.is_none() && !state.task_gone {
+                state.poked = true;
+            }
+            parked
+        };
         if let Some(parked) = parked {
             parked.resume();
         }
@@ -373,6 +388,23 @@ mod tests {
         drop(handle);
         let mut task = resumed.try_recv().expect("resumed by the handle's drop");
         assert_eq!(task.recv().await, None);
+    }
+
+    #[tokio::test]
+    async fn a_resume_that_finds_the_task_running_resumes_its_next_park_once() {
+        let (_handle, _status, task) = link::<u32>(RegistrationStatus::Registered);
+        let poker = task.poker();
+        let resumed = park(task);
+        poker.resume();
+        let task = resumed.try_recv().expect("a parked task is resumed");
+        // Poked while running (about to park on what it saw before): not lost.
+        poker.resume();
+        let task = park(task)
+            .try_recv()
+            .expect("the next park resumes at once");
+        // Only once: the mark is cleared.
+        let resumed = park(task);
+        assert!(resumed.try_recv().is_err(), "parked again");
     }
 
     #[tokio::test]

@@ -152,9 +152,10 @@ impl ParentWatches {
 
     /// Resumes every parked registration in every watch: called after each new generation
     /// or the close, so that parked registrations (see `node_link`) follow it. Running ones
-    /// follow the generation themselves, and so do those that park after this call (a task
-    /// parks only in the current generation). Nothing is queued: a resumed registration
-    /// recovers or ends, and looks at its node once, as a running one does.
+    /// follow the generation themselves; one about to park on the generation it read before
+    /// the change is marked, and resumed as it parks ([`Poker::resume`]). Nothing is queued:
+    /// a resumed registration recovers or ends, and looks at its node once, as a running one
+    /// does.
     pub(crate) fn wake_all(&self) {
         let watches: Vec<Arc<ParentWatch>> = lock(&self.watches)
             .values()

@@ -364,10 +364,19 @@ async fn delete_node(client: &Client, path: &str) -> Result<()> {
     loop {
         match client.delete(path, None).await {
             Ok(()) | Err(ZkError::NoNode) => return Ok(()),
-            Err(e) if e.is_indeterminate() && attempts < 3 => attempts += 1,
+            Err(e) if e.is_indeterminate() && attempts < 3 => {
+                attempts += 1;
+                wait_to_retry(client).await;
+            }
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Before another try of a request that met a lost connection: the session's next
+/// connection, for up to a while (a retry on a dead connection would fail the same way).
+async fn wait_to_retry(client: &Client) {
+    let _ = client.wait_connected(Some(Duration::from_secs(30))).await;
 }
 
 /// Deletes the node at `path` if `client`'s session owns it (a create whose reply was lost
@@ -388,7 +397,10 @@ async fn delete_if_ours(client: &Client, path: &str) -> Result<()> {
             Err(e) if e.is_terminal() => return Ok(()),
             // Changed meanwhile (BadVersion), or the connection dropped: look again.
             Err(ZkError::BadVersion) if attempts < 3 => attempts += 1,
-            Err(e) if e.is_indeterminate() && attempts < 3 => attempts += 1,
+            Err(e) if e.is_indeterminate() && attempts < 3 => {
+                attempts += 1;
+                wait_to_retry(client).await;
+            }
             Err(e) => return Err(e.into()),
         }
     }
