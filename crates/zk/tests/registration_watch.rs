@@ -151,18 +151,7 @@ async fn a_deletion_while_disconnected_is_noticed_after_the_reconnect() {
             .await
             .unwrap();
         let id = zk.session_id();
-        let mut events = zk.session_events();
-        proxy.refuse_new(true);
-        proxy.cut();
-        tokio::time::timeout(WAIT, async {
-            while let Some(ev) = events.next().await {
-                if ev.state == SessionState::Disconnected {
-                    return;
-                }
-            }
-        })
-        .await
-        .expect("disconnected");
+        cut_off(&zk, &proxy).await;
         let other = connect_to(&shared_server().connect_string()).await;
         other.client().delete(&gone.paths()[0], None).await.unwrap();
         proxy.refuse_new(false);
@@ -316,6 +305,23 @@ async fn a_registration_abandoned_while_setting_the_shared_watch_does_not_hang_t
 }
 
 /// The tasks alive on this test's runtime.
+/// Cuts `zk`'s connection through `proxy`, refusing new ones, and waits until `zk` has seen
+/// the disconnection.
+async fn cut_off(zk: &ZooKeeper, proxy: &FaultProxy) {
+    let mut events = zk.session_events();
+    proxy.refuse_new(true);
+    proxy.cut();
+    tokio::time::timeout(WAIT, async {
+        while let Some(ev) = events.next().await {
+            if ev.state == SessionState::Disconnected {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("disconnected");
+}
+
 fn alive_tasks() -> usize {
     tokio::runtime::Handle::current()
         .metrics()
@@ -429,18 +435,7 @@ async fn a_close_while_disconnected_reaches_parked_registrations() {
                 .unwrap(),
         );
     }
-    let mut events = zk.session_events();
-    proxy.refuse_new(true);
-    proxy.cut();
-    tokio::time::timeout(WAIT, async {
-        while let Some(ev) = events.next().await {
-            if ev.state == SessionState::Disconnected {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("disconnected");
+    cut_off(&zk, &proxy).await;
     // No deletion reaches the watch now: only the close itself can tell the registrations.
     zk.close().await;
     for r in &regs {
