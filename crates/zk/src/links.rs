@@ -61,6 +61,26 @@ pub(crate) fn join(parent: &str, name: &str) -> String {
     path
 }
 
+/// [`join`] as a shared string, made with one allocation (paths up to 256 bytes are put
+/// together on the stack first).
+pub(crate) fn join_shared(parent: &str, name: &str) -> std::sync::Arc<str> {
+    let trimmed = if parent == "/" { "" } else { parent };
+    let len = trimmed.len() + 1 + name.len();
+    let mut buf = [0u8; 256];
+    if let Some(out) = buf.get_mut(..len) {
+        let (head, tail) = out.split_at_mut(trimmed.len());
+        head.copy_from_slice(trimmed.as_bytes());
+        if let Some((slash, rest)) = tail.split_first_mut() {
+            *slash = b'/';
+            rest.copy_from_slice(name.as_bytes());
+        }
+        if let Ok(path) = std::str::from_utf8(out) {
+            return path.into();
+        }
+    }
+    join(parent, name).into()
+}
+
 /// The parent of a normalised path (`/` for top-level paths and for `/`) and its last segment.
 pub(crate) fn split(path: &str) -> (&str, &str) {
     match path.rfind('/') {
@@ -574,6 +594,16 @@ mod tests {
         assert_eq!(join("/a", "b"), "/a/b");
         assert_eq!(split("/a"), ("/", "a"));
         assert_eq!(split("/a/b"), ("/a", "b"));
+        let long = "x".repeat(300);
+        for (parent, name) in [
+            ("/", "a"),
+            ("/a", "b"),
+            ("/a/é", "ü:1"),
+            ("/", &*long),
+            (&*long, "n"),
+        ] {
+            assert_eq!(&*join_shared(parent, name), join(parent, name));
+        }
     }
 
     #[test]

@@ -137,7 +137,40 @@ struct Node {
 /// [`unregister`]: Registration::unregister
 #[derive(Debug)]
 pub struct Registration {
-    nodes: Vec<Node>,
+    nodes: Nodes,
+}
+
+/// A registration's nodes: nearly always one, kept inline.
+#[derive(Debug)]
+enum Nodes {
+    One(Node),
+    Many(Vec<Node>),
+}
+
+impl Nodes {
+    /// No node yet (allocates nothing).
+    fn new() -> Nodes {
+        Nodes::Many(Vec::new())
+    }
+
+    fn push(&mut self, node: Node) {
+        match self {
+            Nodes::Many(all) if all.is_empty() => *self = Nodes::One(node),
+            Nodes::Many(all) => all.push(node),
+            Nodes::One(_) => {
+                if let Nodes::One(first) = std::mem::replace(self, Nodes::new()) {
+                    *self = Nodes::Many(vec![first, node]);
+                }
+            }
+        }
+    }
+
+    fn as_slice(&self) -> &[Node] {
+        match self {
+            Nodes::One(node) => std::slice::from_ref(node),
+            Nodes::Many(all) => all,
+        }
+    }
 }
 
 impl ZooKeeper {
@@ -209,14 +242,14 @@ impl ZooKeeper {
         {
             return Err(Error::InvalidAddress(format!("{address:?}")));
         }
-        let mut nodes: Vec<Node> = Vec::with_capacity(names.as_slice().len());
+        let mut nodes = Nodes::new();
         let last = names.as_slice().len().saturating_sub(1);
         for (i, name) in names.into_iter().enumerate() {
             let generation = self.shared.current();
             let (link, status, command_rx) = node_link::link(RegistrationStatus::Registered);
             let (node_path, created) = loop {
                 // One copy of the path, shared by the handle, the task and the parent watch.
-                let node_path: Arc<str> = crate::links::join(&base, &name).into();
+                let node_path = crate::links::join_shared(&base, &name);
                 let target = Target {
                     path: &node_path,
                     data: &data,
@@ -249,7 +282,7 @@ impl ZooKeeper {
             let watch = match created {
                 Ok(watch) => watch,
                 Err(e) => {
-                    for node in &nodes {
+                    for node in nodes.as_slice() {
                         let _ = delete_node(&generation.client, &node.path).await;
                     }
                     return Err(e);
@@ -286,12 +319,17 @@ impl ZooKeeper {
 impl Registration {
     /// The registered nodes' paths.
     pub fn paths(&self) -> Vec<String> {
-        self.nodes.iter().map(|n| n.path.to_string()).collect()
+        self.nodes
+            .as_slice()
+            .iter()
+            .map(|n| n.path.to_string())
+            .collect()
     }
 
     /// The status of the first node (see [`statuses`](Registration::statuses) for all).
     pub fn status(&self) -> RegistrationStatus {
         self.nodes
+            .as_slice()
             .first()
             .map_or(RegistrationStatus::Unregistered, |n| n.link.status())
     }
@@ -299,6 +337,7 @@ impl Registration {
     /// Each node's path and status.
     pub fn statuses(&self) -> Vec<(String, RegistrationStatus)> {
         self.nodes
+            .as_slice()
             .iter()
             .map(|n| (n.path.to_string(), n.link.status()))
             .collect()
@@ -314,7 +353,7 @@ impl Registration {
         condition: impl Fn(&RegistrationStatus) -> bool,
     ) -> Result<()> {
         let wait = async {
-            for node in &self.nodes {
+            for node in self.nodes.as_slice() {
                 node.link.wait_until(&condition).await;
             }
         };
@@ -330,7 +369,7 @@ impl Registration {
     /// `NoNode` when the node is gone; `NoAuth`; the connection errors.
     pub async fn set_properties(&self, mut properties: PropertyMap) -> Result<()> {
         properties.insert("pid".to_owned(), Value::from(process_id()));
-        for node in &self.nodes {
+        for node in self.nodes.as_slice() {
             let (tx, rx) = oneshot::channel();
             node.link
                 .send(Command::SetProperties(properties.clone(), tx))
@@ -346,7 +385,7 @@ impl Registration {
     /// The connection errors (the nodes then go with the session).
     pub async fn unregister(self) -> Result<()> {
         let mut result = Ok(());
-        for node in &self.nodes {
+        for node in self.nodes.as_slice() {
             let (tx, rx) = oneshot::channel();
             if node.link.send(Command::Unregister(tx)).is_ok() {
                 if let Ok(Err(e)) = rx.await {
