@@ -15,7 +15,6 @@
 //! Servers without addWatch (3.5) fall back to a watch per node, as does a parent the watch
 //! could not be set on.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -26,10 +25,15 @@ use zk_session::{Client, Error as ZkError, EventType, KeeperState, PersistentWat
 use crate::node_link::Poker;
 use crate::registration::Command;
 
-/// A handle's shared parent watches, by session generation and parent path.
+/// One parent path's watches, each with its session generation.
+type Generations = Vec<(u64, Weak<ParentWatch>)>;
+
+/// A handle's shared parent watches, by parent path and session generation (looked up by
+/// the path as borrowed; a path has more than one only while an ended session's watch still
+/// holds registrations).
 #[derive(Debug, Default)]
 pub(crate) struct ParentWatches {
-    watches: Mutex<HashMap<(u64, String), Weak<ParentWatch>>>,
+    watches: Mutex<foldhash::HashMap<String, Generations>>,
     /// The server has no addWatch: every registration watches its own node.
     unsupported: AtomicBool,
 }
@@ -118,15 +122,26 @@ impl ParentWatches {
         }
         let watch = {
             let mut watches = lock(&self.watches);
-            let key = (generation, parent.to_owned());
-            match watches.get(&key).and_then(Weak::upgrade) {
+            let found = watches.get(parent).and_then(|of_parent| {
+                of_parent
+                    .iter()
+                    .find(|(g, _)| *g == generation)
+                    .and_then(|(_, w)| w.upgrade())
+            });
+            match found {
                 Some(watch) => watch,
                 None => {
                     // Released watches go as new ones come. A watch of an ended session
                     // stays while registrations are in it: `wake_all` must find them.
-                    watches.retain(|_, w| w.strong_count() > 0);
+                    watches.retain(|_, of_parent| {
+                        of_parent.retain(|(_, w)| w.strong_count() > 0);
+                        !of_parent.is_empty()
+                    });
                     let watch = Arc::new(ParentWatch::new(parent));
-                    watches.insert(key, Arc::downgrade(&watch));
+                    watches
+                        .entry(parent.to_owned())
+                        .or_default()
+                        .push((generation, Arc::downgrade(&watch)));
                     return Acquired::Start(watch);
                 }
             }
@@ -159,7 +174,8 @@ impl ParentWatches {
     pub(crate) fn wake_all(&self) {
         let watches: Vec<Arc<ParentWatch>> = lock(&self.watches)
             .values()
-            .filter_map(Weak::upgrade)
+            .flatten()
+            .filter_map(|(_, w)| w.upgrade())
             .collect();
         for watch in watches {
             // Resumed outside the lock: a task dropped at once (its runtime shutting down)
