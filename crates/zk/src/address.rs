@@ -2,6 +2,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use smallvec::{SmallVec, smallvec};
+
 /// The address a server registers under; it becomes the registration node's name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Address {
@@ -84,50 +86,18 @@ impl Address {
     /// [`node_names`](Address::node_names) without a vector for a single name.
     pub(crate) fn names(&self) -> NodeNames {
         match self {
-            Address::Raw(s) => NodeNames::One(s.clone()),
-            Address::HostPort(host, port) if host.is_empty() => NodeNames::Many(
-                local_addresses()
-                    .iter()
-                    .map(|ip| node_name(&ip.to_string(), *port))
-                    .collect(),
-            ),
-            Address::HostPort(host, port) => NodeNames::One(node_name(host, *port)),
+            Address::Raw(s) => smallvec![s.clone()],
+            Address::HostPort(host, port) if host.is_empty() => local_addresses()
+                .iter()
+                .map(|ip| node_name(&ip.to_string(), *port))
+                .collect(),
+            Address::HostPort(host, port) => smallvec![node_name(host, *port)],
         }
     }
 }
 
-/// An address's node names: one (the usual case, kept inline) or several.
-#[derive(Debug)]
-pub(crate) enum NodeNames {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl NodeNames {
-    /// The names, in order.
-    pub(crate) fn as_slice(&self) -> &[String] {
-        match self {
-            NodeNames::One(name) => std::slice::from_ref(name),
-            NodeNames::Many(names) => names,
-        }
-    }
-
-    /// The names, taken.
-    pub(crate) fn into_iter(self) -> impl Iterator<Item = String> {
-        let (one, many) = match self {
-            NodeNames::One(name) => (Some(name), Vec::new()),
-            NodeNames::Many(names) => (None, names),
-        };
-        one.into_iter().chain(many)
-    }
-
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            NodeNames::One(name) => vec![name],
-            NodeNames::Many(names) => names,
-        }
-    }
-}
+/// An address's node names: nearly always one, kept inline.
+pub(crate) type NodeNames = SmallVec<[String; 1]>;
 
 /// This machine's non-loopback addresses (IPv4 first, then IPv6, each sorted), or its loopback
 /// addresses when it has no other. Link-local IPv6 addresses are left out: they are useless

@@ -15,10 +15,10 @@
 //! Servers without addWatch (3.5) fall back to a watch per node, as does a parent the watch
 //! could not be set on.
 
-use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use smallvec::SmallVec;
 use tokio::sync::{Notify, oneshot};
 use zk_session::{Client, Error as ZkError, EventType, KeeperState, PersistentWatcher};
 
@@ -58,41 +58,7 @@ enum State {
 
 /// The tasks of one node path's registrations, each with its interest's id: nearly always
 /// one, kept inline (no allocation per registration).
-#[derive(Debug)]
-enum Pokers {
-    One(u64, Poker<Command>),
-    Many(Vec<(u64, Poker<Command>)>),
-}
-
-impl Pokers {
-    fn push(&mut self, id: u64, poker: Poker<Command>) {
-        match self {
-            Pokers::One(first, first_poker) => {
-                *self = Pokers::Many(vec![(*first, first_poker.clone()), (id, poker)]);
-            }
-            Pokers::Many(all) => all.push((id, poker)),
-        }
-    }
-
-    /// Removes interest `id`; true when none is left.
-    fn remove(&mut self, id: u64) -> bool {
-        match self {
-            Pokers::One(only, _) => *only == id,
-            Pokers::Many(all) => {
-                all.retain(|(i, _)| *i != id);
-                all.is_empty()
-            }
-        }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &Poker<Command>> {
-        let (one, many) = match self {
-            Pokers::One(_, poker) => (Some(poker), &[][..]),
-            Pokers::Many(all) => (None, &all[..]),
-        };
-        one.into_iter().chain(many.iter().map(|(_, p)| p))
-    }
-}
+type Pokers = SmallVec<[(u64, Poker<Command>); 1]>;
 
 /// One parent's watch and the registrations it serves.
 #[derive(Debug)]
@@ -180,12 +146,7 @@ impl ParentWatches {
         for watch in watches {
             // Resumed outside the lock: a task dropped at once (its runtime shutting down)
             // leaves this table.
-            let pokers: Vec<Poker<Command>> = lock(&watch.interests)
-                .values()
-                .flat_map(Pokers::iter)
-                .cloned()
-                .collect();
-            for poker in pokers {
+            for poker in watch.pokers(None) {
                 poker.resume();
             }
         }
@@ -251,12 +212,10 @@ impl ParentWatch {
     /// registration's one copy of its path is shared by the table's key and the interest.)
     pub(crate) fn watch_node(self: &Arc<Self>, path: &Arc<str>, poker: Poker<Command>) -> Interest {
         let id = self.next_interest.fetch_add(1, Ordering::Relaxed);
-        match lock(&self.interests).entry(path.clone()) {
-            Entry::Occupied(mut pokers) => pokers.get_mut().push(id, poker),
-            Entry::Vacant(place) => {
-                place.insert(Pokers::One(id, poker));
-            }
-        }
+        lock(&self.interests)
+            .entry(path.clone())
+            .or_default()
+            .push((id, poker));
         Interest {
             watch: self.clone(),
             path: path.clone(),
@@ -268,20 +227,27 @@ impl ParentWatch {
     fn check(&self, path: Option<&str>) {
         // Sent outside the lock: a poke may resume a parked task, and a task dropped at once
         // (its runtime shutting down) leaves this table.
-        let pokers: Vec<Poker<Command>> = {
-            let interests = lock(&self.interests);
-            match path {
-                Some(path) => interests
-                    .get(path)
-                    .into_iter()
-                    .flat_map(Pokers::iter)
-                    .cloned()
-                    .collect(),
-                None => interests.values().flat_map(Pokers::iter).cloned().collect(),
-            }
-        };
-        for poker in pokers {
+        for poker in self.pokers(path) {
             poker.send(Command::Check);
+        }
+    }
+
+    /// The tasks of `path`'s registrations (of every path, with `None`), taken out of the
+    /// table's lock.
+    fn pokers(&self, path: Option<&str>) -> Vec<Poker<Command>> {
+        let interests = lock(&self.interests);
+        match path {
+            Some(path) => interests
+                .get(path)
+                .into_iter()
+                .flatten()
+                .map(|(_, p)| p.clone())
+                .collect(),
+            None => interests
+                .values()
+                .flatten()
+                .map(|(_, p)| p.clone())
+                .collect(),
         }
     }
 }
@@ -305,8 +271,9 @@ pub(crate) struct Interest {
 impl Drop for Interest {
     fn drop(&mut self) {
         let mut interests = lock(&self.watch.interests);
-        if let Some(pokers) = interests.get_mut(&*self.path) {
-            if pokers.remove(self.id) {
+        if let Some(list) = interests.get_mut(&*self.path) {
+            list.retain(|(id, _)| *id != self.id);
+            if list.is_empty() {
                 interests.remove(&*self.path);
             }
         }

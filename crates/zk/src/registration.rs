@@ -18,6 +18,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
+use smallvec::SmallVec;
 use tokio::sync::{oneshot, watch};
 use tracing::{info, warn};
 use zk_session::{ACL, Client, CreateMode, CreateOptions, Error as ZkError, EventType, Op};
@@ -141,37 +142,7 @@ pub struct Registration {
 }
 
 /// A registration's nodes: nearly always one, kept inline.
-#[derive(Debug)]
-enum Nodes {
-    One(Node),
-    Many(Vec<Node>),
-}
-
-impl Nodes {
-    /// No node yet (allocates nothing).
-    fn new() -> Nodes {
-        Nodes::Many(Vec::new())
-    }
-
-    fn push(&mut self, node: Node) {
-        match self {
-            Nodes::Many(all) if all.is_empty() => *self = Nodes::One(node),
-            Nodes::Many(all) => all.push(node),
-            Nodes::One(_) => {
-                if let Nodes::One(first) = std::mem::replace(self, Nodes::new()) {
-                    *self = Nodes::Many(vec![first, node]);
-                }
-            }
-        }
-    }
-
-    fn as_slice(&self) -> &[Node] {
-        match self {
-            Nodes::One(node) => std::slice::from_ref(node),
-            Nodes::Many(all) => all,
-        }
-    }
-}
+type Nodes = SmallVec<[Node; 1]>;
 
 impl ZooKeeper {
     /// Registers a server at `address` under `path` with `properties` (plus `pid`), with the
@@ -235,15 +206,11 @@ impl ZooKeeper {
             ttl: None,
         });
         let names = address.names();
-        if names
-            .as_slice()
-            .iter()
-            .any(|n| n.is_empty() || n.contains('/'))
-        {
+        if names.iter().any(|n| n.is_empty() || n.contains('/')) {
             return Err(Error::InvalidAddress(format!("{address:?}")));
         }
-        let mut nodes = Nodes::new();
-        let last = names.as_slice().len().saturating_sub(1);
+        let mut nodes = Nodes::with_capacity(names.len());
+        let last = names.len().saturating_sub(1);
         for (i, name) in names.into_iter().enumerate() {
             let generation = self.shared.current();
             let (link, status, command_rx) = node_link::link(RegistrationStatus::Registered);
@@ -282,7 +249,7 @@ impl ZooKeeper {
             let watch = match created {
                 Ok(watch) => watch,
                 Err(e) => {
-                    for node in nodes.as_slice() {
+                    for node in &nodes {
                         let _ = delete_node(&generation.client, &node.path).await;
                     }
                     return Err(e);
@@ -319,17 +286,12 @@ impl ZooKeeper {
 impl Registration {
     /// The registered nodes' paths.
     pub fn paths(&self) -> Vec<String> {
-        self.nodes
-            .as_slice()
-            .iter()
-            .map(|n| n.path.to_string())
-            .collect()
+        self.nodes.iter().map(|n| n.path.to_string()).collect()
     }
 
     /// The status of the first node (see [`statuses`](Registration::statuses) for all).
     pub fn status(&self) -> RegistrationStatus {
         self.nodes
-            .as_slice()
             .first()
             .map_or(RegistrationStatus::Unregistered, |n| n.link.status())
     }
@@ -337,7 +299,6 @@ impl Registration {
     /// Each node's path and status.
     pub fn statuses(&self) -> Vec<(String, RegistrationStatus)> {
         self.nodes
-            .as_slice()
             .iter()
             .map(|n| (n.path.to_string(), n.link.status()))
             .collect()
@@ -353,7 +314,7 @@ impl Registration {
         condition: impl Fn(&RegistrationStatus) -> bool,
     ) -> Result<()> {
         let wait = async {
-            for node in self.nodes.as_slice() {
+            for node in &self.nodes {
                 node.link.wait_until(&condition).await;
             }
         };
@@ -369,7 +330,7 @@ impl Registration {
     /// `NoNode` when the node is gone; `NoAuth`; the connection errors.
     pub async fn set_properties(&self, mut properties: PropertyMap) -> Result<()> {
         properties.insert("pid".to_owned(), Value::from(process_id()));
-        for node in self.nodes.as_slice() {
+        for node in &self.nodes {
             let (tx, rx) = oneshot::channel();
             node.link
                 .send(Command::SetProperties(properties.clone(), tx))
@@ -385,7 +346,7 @@ impl Registration {
     /// The connection errors (the nodes then go with the session).
     pub async fn unregister(self) -> Result<()> {
         let mut result = Ok(());
-        for node in self.nodes.as_slice() {
+        for node in &self.nodes {
             let (tx, rx) = oneshot::channel();
             if node.link.send(Command::Unregister(tx)).is_ok() {
                 if let Ok(Err(e)) = rx.await {
@@ -1008,11 +969,10 @@ impl Lingering {
     fn answer(mut commands: Commands) {
         while let Some(command) = commands.try_recv() {
             match command {
-                // Unregistered, or the handle is gone: the registration ends here.
-                None | Some(Command::Unregister(_)) => {
-                    if let Some(Command::Unregister(reply)) = command {
-                        let _ = reply.send(Ok(()));
-                    }
+                // The handle is gone, or unregistered: the registration ends here.
+                None => return,
+                Some(Command::Unregister(reply)) => {
+                    let _ = reply.send(Ok(()));
                     return;
                 }
                 Some(Command::SetProperties(_, reply)) => {
