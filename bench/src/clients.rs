@@ -29,6 +29,7 @@ pub const VARIANTS: &[&str] = &[
     "ours-expected",
     "ours-adaptive",
     "ours-pernode",
+    "ours-unprimed",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -70,6 +71,7 @@ impl Zk for Ours {
             Some("ours-certain") => config.read_coalescing = zk_session::ReadCoalescing::Certain,
             Some("ours-expected") => config.read_coalescing = zk_session::ReadCoalescing::Expected,
             Some("ours-adaptive") => config.read_coalescing = zk_session::ReadCoalescing::Adaptive,
+            Some("ours-unprimed") => config.prime_connection = false,
             _ => {}
         }
         let client = zk_session::Client::connect_with(server, config)

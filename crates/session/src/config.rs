@@ -212,6 +212,21 @@ pub struct SessionConfig {
     /// waking for every segment the server sends (the socket's receive low-water mark,
     /// `SO_RCVLOWAT`). Default [`ReadCoalescing::Adaptive`].
     pub read_coalescing: ReadCoalescing,
+    /// Whether a connection is primed: what would follow the ConnectRequest's response goes
+    /// right behind the ConnectRequest instead, saving a round trip on every reconnect. That
+    /// is the auth replays, the SetWatches, and the queued requests that are safe to send
+    /// twice: reads that set no watch (`getData`, `exists`, `getChildren`, `getChildren2`,
+    /// `getACL`, `sync`), up to the first request that is not one, and such reads made
+    /// while the response is awaited with nothing queued before them. The server reads nothing
+    /// after a ConnectRequest until it has validated the session, and drops the rest unread
+    /// if it refuses it, so these run only on an established session, in order. If that
+    /// handshake fails, the reads wait in the queue again as if never sent (nothing else is
+    /// primed: a write's outcome would be unknown), and the next attempt sends the
+    /// ConnectRequest alone, as the Java client always does (a server that closes a
+    /// connection with unread bytes resets it, which may cost the client the expired
+    /// session's response). Not with SASL, nor while an `add_auth` waits for its first
+    /// sending. Default true.
+    pub prime_connection: bool,
 }
 
 impl Default for SessionConfig {
@@ -234,6 +249,7 @@ impl Default for SessionConfig {
             last_zxid_seen: 0,
             coalesce_writes: false,
             read_coalescing: ReadCoalescing::Adaptive,
+            prime_connection: true,
         }
     }
 }

@@ -236,6 +236,16 @@ pub struct Session<C> {
     ever_connected: bool,
 
     queue: VecDeque<Queued<C>>,
+    /// Queued reads written behind the current attempt's ConnectRequest, with their xids
+    /// ([`SessionConfig::prime_connection`]): in flight once the handshake succeeds, back at
+    /// the front of the queue if it fails.
+    primed: VecDeque<(i32, Queued<C>)>,
+    /// Whether the current attempt's ConnectRequest went out primed (auth replays and
+    /// SetWatches right behind it).
+    primed_attempt: bool,
+    /// Whether the last primed handshake failed: the next attempt sends its ConnectRequest
+    /// alone.
+    prime_failed: bool,
     in_flight: VecDeque<InFlight<C>>,
     auth_in_flight: VecDeque<Option<C>>,
     auth_in_flight_pending: Vec<C>,
@@ -295,6 +305,9 @@ impl<C> Session<C> {
             round: 0,
             ever_connected: false,
             queue: VecDeque::new(),
+            primed: VecDeque::new(),
+            primed_attempt: false,
+            prime_failed: false,
             in_flight: VecDeque::new(),
             auth_in_flight: VecDeque::new(),
             auth_in_flight_pending: Vec::new(),
@@ -384,9 +397,10 @@ impl<C> Session<C> {
         self.in_flight.len()
     }
 
-    /// Requests waiting to be sent.
+    /// Requests waiting to be sent, or sent behind a ConnectRequest whose response has not
+    /// come yet.
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        self.queue.len() + self.primed.len()
     }
 
     /// Whether the caller should hand over more requests: false while the local queue is full,
@@ -450,6 +464,10 @@ impl<C> Session<C> {
         };
         write_frame(&mut self.send_buf, |b| request.encode(b));
         self.state = State::Handshaking;
+        self.primed_attempt = false;
+        if self.may_prime() {
+            self.prime();
+        }
         let _ = now;
     }
 
@@ -618,6 +636,25 @@ impl<C> Session<C> {
             return;
         }
         let deadline = (self.state != State::Connected).then(|| now + self.request_timeout());
+        if self.state == State::Handshaking
+            && self.primed_attempt
+            && self.queue.is_empty()
+            && self.primed.len() < self.config.max_in_flight
+            && is_primable(&request)
+        {
+            // The handshake went primed and nothing waits: this read joins the primed ones.
+            let xid = self.write_request(&request);
+            self.primed.push_back((
+                xid,
+                Queued {
+                    request,
+                    token: Some(token),
+                    deadline,
+                },
+            ));
+            self.arm_queue_timer();
+            return;
+        }
         self.queue.push_back(Queued {
             request,
             token: Some(token),
@@ -746,8 +783,12 @@ impl<C> Session<C> {
     /// Asks the server to remove its watch of `watcher_type` on `path` (when connected: a
     /// new connection re-arms only the watches held).
     fn send_remove_watches(&mut self, now: Instant, path: &str, watcher_type: WatcherType) {
-        if self.state != State::Connected || self.unsupported_op(OpCode::RemoveWatches).is_some() {
-            // Disconnected: the watch simply is not re-armed.
+        // Disconnected, the watch simply is not re-armed; but a primed handshake may have
+        // re-armed it already: the removal follows its response.
+        let rearmed = self.state == State::Handshaking && self.primed_attempt;
+        if (self.state != State::Connected && !rearmed)
+            || self.unsupported_op(OpCode::RemoveWatches).is_some()
+        {
             return;
         }
         let server_path = self.chroot.add(path);
@@ -758,7 +799,10 @@ impl<C> Session<C> {
             }
             .encode(b)
         });
-        if self.in_flight.len() < self.config.max_in_flight && self.queue.is_empty() {
+        if self.state == State::Connected
+            && self.in_flight.len() < self.config.max_in_flight
+            && self.queue.is_empty()
+        {
             self.send_request(now, request, None);
         } else {
             self.queue.push_back(Queued {
@@ -847,6 +891,15 @@ impl<C> Session<C> {
 
     fn connection_lost(&mut self, now: Instant, refused: bool) {
         let was_connected = self.state == State::Connected;
+        if std::mem::take(&mut self.primed_attempt) && self.state == State::Handshaking {
+            self.prime_failed = true;
+        }
+        // Reads primed on a handshake that failed were never run: they wait again, in order.
+        for (_, q) in std::mem::take(&mut self.primed).into_iter().rev() {
+            if q.token.is_some() {
+                self.queue.push_front(q);
+            }
+        }
         self.timers.stop(Timer::Read);
         self.timers.stop(Timer::Ping);
         self.timers.stop(Timer::Connect);
@@ -1106,6 +1159,8 @@ impl<C> Session<C> {
         self.refused_rounds = 0;
         self.refused_since = None;
         self.round = 0;
+        let primed = std::mem::take(&mut self.primed_attempt);
+        self.prime_failed = false;
         self.timers.stop(Timer::Connect);
         self.timers.stop(Timer::Queue);
         self.timers
@@ -1118,9 +1173,11 @@ impl<C> Session<C> {
         self.emit_state(SessionState::Connected { read_only });
 
         // Auth first, then watches, then the queue (the Java client's `primeConnection` order).
+        // A primed attempt sent the replays already: only auths added since go now.
         let pending = std::mem::take(&mut self.auth_in_flight_pending);
         let replay = self.auths.len() - pending.len();
-        for i in 0..self.auths.len() {
+        let first = if primed { replay } else { 0 };
+        for i in first..self.auths.len() {
             let (scheme, auth) = (self.auths[i].scheme.clone(), self.auths[i].auth.clone());
             self.write_auth(&scheme, &auth);
             if i < replay {
@@ -1137,12 +1194,15 @@ impl<C> Session<C> {
             self.send_sasl(now, token);
             return;
         }
-        self.after_authentication(now);
+        self.after_authentication(now, primed);
     }
 
-    /// Re-arms watches and sends queued requests, once the connection is authenticated.
-    fn after_authentication(&mut self, now: Instant) {
-        self.send_set_watches();
+    /// Re-arms watches (unless they went primed) and sends queued requests, once the
+    /// connection is authenticated.
+    fn after_authentication(&mut self, now: Instant, primed: bool) {
+        if !primed {
+            self.send_set_watches();
+        }
         if self.persistent_resync_needed() {
             let watchers = self.watches.persistent_watchers();
             self.events.push_back(Event::Watch {
@@ -1150,7 +1210,47 @@ impl<C> Session<C> {
                 event: WatchedEvent::session(KeeperState::SyncConnected),
             });
         }
+        // The primed reads were written first, so they are the first replies after these.
+        for (xid, q) in std::mem::take(&mut self.primed) {
+            self.in_flight.push_back(InFlight {
+                xid,
+                op: q.request.op,
+                token: q.token,
+                watch: None,
+            });
+        }
         self.flush_queue(now);
+    }
+
+    /// Whether the ConnectRequest about to go out may be primed
+    /// ([`SessionConfig::prime_connection`]).
+    fn may_prime(&self) -> bool {
+        self.config.prime_connection
+            && !self.prime_failed
+            && self.config.sasl.is_none()
+            && self.auth_in_flight_pending.is_empty()
+    }
+
+    /// Writes, right behind the ConnectRequest, what would follow its response: the auth
+    /// replays, the SetWatches, and the queued reads at the front of the queue that are safe to
+    /// send twice.
+    fn prime(&mut self) {
+        self.primed_attempt = true;
+        for i in 0..self.auths.len() {
+            let (scheme, auth) = (self.auths[i].scheme.clone(), self.auths[i].auth.clone());
+            self.write_auth(&scheme, &auth);
+            self.auth_in_flight.push_back(None);
+        }
+        self.send_set_watches();
+        while self.primed.len() < self.config.max_in_flight
+            && self.queue.front().is_some_and(|q| is_primable(&q.request))
+        {
+            let Some(q) = self.queue.pop_front() else {
+                break;
+            };
+            let xid = self.write_request(&q.request);
+            self.primed.push_back((xid, q));
+        }
     }
 
     fn sasl_in_progress(&self) -> bool {
@@ -1190,7 +1290,7 @@ impl<C> Session<C> {
                 }
                 self.sasl = None;
                 debug!(target: "zookeeper", "SASL authentication complete");
-                self.after_authentication(now);
+                self.after_authentication(now, false);
             }
             Err(_) => {
                 warn!(target: "zookeeper", session_id = format_args!("{:#x}", self.session_id), "SASL authentication failed");
@@ -1325,7 +1425,8 @@ impl<C> Session<C> {
         }
     }
 
-    fn send_request(&mut self, now: Instant, request: OutgoingRequest, token: Option<C>) {
+    /// Writes `request`'s frame with the next xid patched in; returns the xid.
+    fn write_request(&mut self, request: &OutgoingRequest) -> i32 {
         let xid = self.next_xid;
         self.next_xid = if xid == i32::MAX { 1 } else { xid + 1 };
         let start = self.send_buf.len();
@@ -1336,6 +1437,11 @@ impl<C> Session<C> {
         {
             slot.copy_from_slice(&xid.to_be_bytes());
         }
+        xid
+    }
+
+    fn send_request(&mut self, now: Instant, request: OutgoingRequest, token: Option<C>) {
+        let xid = self.write_request(&request);
         if request.watch.is_some() {
             self.coordinate_watch_modes(&request);
         }
@@ -1386,7 +1492,9 @@ impl<C> Session<C> {
     }
 
     fn arm_queue_timer(&mut self) {
-        match self.queue.iter().filter_map(|q| q.deadline).min() {
+        let primed = self.primed.iter().map(|(_, q)| q);
+        let waiting = primed.filter(|q| q.token.is_some()).chain(&self.queue);
+        match waiting.filter_map(|q| q.deadline).min() {
             Some(at) => self.timers.set(Timer::Queue, at),
             None => self.timers.stop(Timer::Queue),
         }
@@ -1395,6 +1503,17 @@ impl<C> Session<C> {
     fn expire_queued(&mut self, now: Instant) {
         if self.state == State::Connected {
             return;
+        }
+        // A primed read that times out keeps its place (and xid) without its caller, in case
+        // the handshake still succeeds and the reply comes.
+        let timed_out: Vec<C> = self
+            .primed
+            .iter_mut()
+            .filter(|(_, q)| q.deadline.is_some_and(|d| d <= now))
+            .filter_map(|(_, q)| q.token.take())
+            .collect();
+        for token in timed_out {
+            self.complete(token, Err(Error::Timeout));
         }
         let mut kept = VecDeque::with_capacity(self.queue.len());
         for q in std::mem::take(&mut self.queue) {
@@ -1451,8 +1570,9 @@ impl<C> Session<C> {
                 self.complete(token, Err(err.clone()));
             }
         }
-        for token in std::mem::take(&mut self.queue)
-            .into_iter()
+        let primed = std::mem::take(&mut self.primed).into_iter().map(|(_, q)| q);
+        for token in primed
+            .chain(std::mem::take(&mut self.queue))
             .filter_map(|q| q.token)
         {
             self.complete(token, Err(err.clone()));
@@ -1482,6 +1602,22 @@ impl<C> Session<C> {
             self.complete(token, Ok(closed_reply()));
         }
     }
+}
+
+/// Whether a request may ride behind a ConnectRequest ([`SessionConfig::prime_connection`]):
+/// a read that sets no watch, so that sending it twice (once on a handshake that failed) does
+/// nothing twice. Only ops every server since 3.4 knows (an unknown op costs the connection).
+fn is_primable(request: &OutgoingRequest) -> bool {
+    request.watch.is_none()
+        && matches!(
+            request.op,
+            OpCode::GetData
+                | OpCode::Exists
+                | OpCode::GetChildren
+                | OpCode::GetChildren2
+                | OpCode::GetACL
+                | OpCode::Sync
+        )
 }
 
 fn closed_reply() -> Reply {

@@ -104,8 +104,12 @@ fn handshake_sends_only_the_connect_request_until_the_response_then_the_queue_in
 
 #[test]
 fn negotiated_timeout_of_zero_or_less_expires_the_session_and_fails_queued_requests() {
-    for timeout in [0, -1, i32::MIN] {
-        let mut pair = Pair::new("h1:2181", config());
+    for (timeout, prime_connection) in [(0, false), (-1, false), (i32::MIN, false), (0, true)] {
+        let cfg = SessionConfig {
+            prime_connection,
+            ..config()
+        };
+        let mut pair = Pair::new("h1:2181", cfg);
         pair.server.force_timeout = Some(timeout);
         let a = pair.submit(pair.get_data("/", None));
         let b = pair.submit(pair.create("/b", b""));
@@ -119,9 +123,22 @@ fn negotiated_timeout_of_zero_or_less_expires_the_session_and_fails_queued_reque
         assert!(pair.session.is_terminal());
         assert_eq!(pair.error(a), Error::SessionExpired);
         assert_eq!(pair.error(b), Error::SessionExpired);
-        assert!(
-            pair.last_conn().requests().is_empty(),
-            "nothing may be sent on an expired session"
+        // A primed read rides behind the ConnectRequest (the server drops it unread); the
+        // write waits for the response, which never allows it.
+        let sent: Vec<String> = pair
+            .last_conn()
+            .requests()
+            .iter()
+            .map(|r| r.summary())
+            .collect();
+        let expected: &[&str] = if prime_connection {
+            &["getData / #1"]
+        } else {
+            &[]
+        };
+        assert_eq!(
+            sent, expected,
+            "nothing else may be sent on an expired session"
         );
         assert_eq!(pair.disconnects(), 1, "the connection is dropped");
 
@@ -552,6 +569,212 @@ fn a_reply_out_of_xid_order_drops_the_connection_and_reconnects() {
     assert_eq!(pair.disconnects(), 2);
     assert_eq!(pair.conns.len(), 3);
     assert!(pair.session.state().is_connected());
+}
+
+// ----- primed reconnects -----
+
+/// The position of `token` among the completions.
+fn completed_at(pair: &Pair, token: u64) -> usize {
+    pair.completions
+        .iter()
+        .position(|c| c.token == token)
+        .unwrap_or_else(|| panic!("token {token} not completed"))
+}
+
+#[test]
+fn a_reconnect_sends_auth_set_watches_and_reads_behind_the_connect_request_and_writes_after_its_response()
+ {
+    let mut pair = Pair::new("h1:2181/app", config());
+    pair.server.put("/app", b"");
+    pair.server.put("/app/a", b"A");
+    pair.drive();
+    let auth = pair.add_auth("digest", "u:p");
+    let w = pair.submit(pair.get_data("/a", Some(1)));
+    pair.drive();
+    assert_reply(&pair, auth, ErrorCode::Ok);
+    assert_reply(&pair, w, ErrorCode::Ok);
+
+    pair.drop_connection();
+    pair.server.hold_handshake = true;
+    let r1 = pair.submit(pair.get_data("/a", None));
+    let r2 = pair.submit(pair.exists("/missing", None));
+    let c = pair.submit(pair.create("/c", b""));
+    let r3 = pair.submit(pair.get_data("/a", None));
+    pair.drive();
+    // Before the response: the ConnectRequest and, right behind it, what follows it on every
+    // reconnect and the reads at the head of the queue; not the create, nor the read after it.
+    assert_eq!(
+        pair.live().summaries(),
+        [
+            "connect",
+            "auth digest u:p",
+            "setWatches",
+            "getData /app/a #2",
+            "exists /app/missing #3",
+        ]
+    );
+    assert_eq!(pair.session.queued(), 4);
+    assert!(pair.result(r1).is_none());
+
+    pair.release_handshake();
+    assert_eq!(
+        pair.live().summaries()[5..],
+        ["create /app/c #4", "getData /app/a #5"]
+    );
+    assert_reply(&pair, r1, ErrorCode::Ok);
+    assert_reply(&pair, r2, ErrorCode::NoNode);
+    assert_reply(&pair, c, ErrorCode::Ok);
+    assert_reply(&pair, r3, ErrorCode::Ok);
+    let order: Vec<usize> = [r1, r2, c, r3]
+        .iter()
+        .map(|&t| completed_at(&pair, t))
+        .collect();
+    assert!(
+        order.is_sorted(),
+        "completed in submission order: {order:?}"
+    );
+    assert_eq!(pair.session.watches().len(), 1);
+    assert_eq!(pair.stray_transmits, 0);
+}
+
+#[test]
+fn a_read_made_while_a_primed_handshake_is_outstanding_goes_at_once_and_a_write_waits() {
+    let mut pair = Pair::connected("h1:2181", config());
+    pair.server.put("/a", b"A");
+    pair.drop_connection();
+    pair.server.hold_handshake = true;
+    pair.drive();
+    assert_eq!(pair.live().summaries(), ["connect"]);
+
+    let r1 = pair.submit(pair.get_data("/a", None));
+    pair.drive();
+    assert_eq!(pair.live().summaries(), ["connect", "getData /a #1"]);
+    // A write waits for the response, and so does every read behind it (order is kept).
+    let c = pair.submit(pair.create("/b", b""));
+    let r2 = pair.submit(pair.get_data("/b", None));
+    pair.drive();
+    assert_eq!(pair.live().summaries(), ["connect", "getData /a #1"]);
+
+    pair.release_handshake();
+    assert_eq!(
+        pair.live().summaries(),
+        ["connect", "getData /a #1", "create /b #2", "getData /b #3"]
+    );
+    assert_reply(&pair, r1, ErrorCode::Ok);
+    assert_reply(&pair, c, ErrorCode::Ok);
+    assert_reply(&pair, r2, ErrorCode::Ok);
+
+    // A watching read while the handshake is outstanding waits for the response.
+    pair.drop_connection();
+    pair.drive();
+    let w = pair.submit(pair.get_data("/a", Some(9)));
+    pair.drive();
+    assert_eq!(pair.live().summaries(), ["connect"]);
+    pair.release_handshake();
+    assert_eq!(pair.live().summaries(), ["connect", "getData /a #4"]);
+    assert_reply(&pair, w, ErrorCode::Ok);
+}
+
+#[test]
+fn without_priming_a_reconnect_sends_the_connect_request_alone_until_its_response() {
+    let cfg = SessionConfig {
+        prime_connection: false,
+        ..config()
+    };
+    let mut pair = Pair::connected("h1:2181", cfg);
+    pair.server.put("/a", b"A");
+    pair.drop_connection();
+    pair.server.hold_handshake = true;
+    let r = pair.submit(pair.get_data("/a", None));
+    pair.drive();
+    assert_eq!(pair.live().summaries(), ["connect"]);
+    pair.release_handshake();
+    assert_eq!(pair.live().summaries(), ["connect", "getData /a #1"]);
+    assert_reply(&pair, r, ErrorCode::Ok);
+}
+
+#[test]
+fn reads_primed_on_a_refused_handshake_wait_again_and_the_next_attempt_sends_the_connect_request_alone()
+ {
+    let mut pair = Pair::connected("h1:2181", config());
+    pair.server.put("/a", b"A");
+    pair.script_host("h1", &[HostBehavior::CloseOnHandshake]);
+    pair.drop_connection();
+    let r = pair.submit(pair.get_data("/a", None));
+    let c = pair.submit(pair.create("/b", b""));
+    pair.run_until(secs(5), |p| p.result(c).is_some());
+
+    let n = pair.conns.len();
+    assert_eq!(n, 3, "the first, the refused one, the next");
+    assert_eq!(pair.conns[1].summaries(), ["connect", "getData /a #1"]);
+    // The read was never run: it waits again and goes out after the next response, with the
+    // write behind it, and succeeds (no ConnectionLoss for a read the server dropped unread).
+    assert_eq!(
+        pair.conns[2].summaries(),
+        ["connect", "getData /a #2", "create /b #3"]
+    );
+    assert_reply(&pair, r, ErrorCode::Ok);
+    assert_reply(&pair, c, ErrorCode::Ok);
+    assert!(completed_at(&pair, r) < completed_at(&pair, c));
+
+    // That handshake succeeded: the next reconnect is primed again.
+    pair.drop_connection();
+    pair.server.hold_handshake = true;
+    let r2 = pair.submit(pair.get_data("/a", None));
+    pair.drive();
+    assert_eq!(pair.live().summaries(), ["connect", "getData /a #4"]);
+    pair.release_handshake();
+    assert_reply(&pair, r2, ErrorCode::Ok);
+}
+
+#[test]
+fn a_primed_read_that_times_out_during_a_slow_handshake_fails_alone_and_its_late_reply_is_dropped()
+{
+    let cfg = SessionConfig {
+        request_timeout: Some(ms(500)),
+        ..config()
+    };
+    let mut pair = Pair::connected("h1:2181", cfg);
+    pair.server.put("/a", b"A");
+    pair.drop_connection();
+    pair.server.hold_handshake = true;
+    let r = pair.submit(pair.get_data("/a", None));
+    pair.drive();
+    assert_eq!(pair.live().summaries(), ["connect", "getData /a #1"]);
+    pair.advance(ms(600));
+    assert_eq!(pair.error(r), Error::Timeout);
+    assert_eq!(pair.session.queued(), 1, "its place is kept for its reply");
+
+    // The handshake completes after all: the reply is matched and dropped, and the session
+    // goes on.
+    pair.release_handshake();
+    assert!(pair.session.state().is_connected());
+    assert_eq!(pair.session.queued(), 0);
+    let r2 = pair.submit(pair.get_data("/a", None));
+    pair.drive();
+    assert_reply(&pair, r2, ErrorCode::Ok);
+    assert_eq!(pair.disconnects(), 0);
+}
+
+#[test]
+fn a_watch_removed_while_a_primed_set_watches_is_on_its_way_is_removed_after_the_response() {
+    let mut pair = Pair::connected("h1:2181", config());
+    pair.server.put("/a", b"A");
+    let w = pair.submit(pair.get_data("/a", Some(1)));
+    pair.drive();
+    assert_reply(&pair, w, ErrorCode::Ok);
+    pair.drop_connection();
+    pair.server.hold_handshake = true;
+    pair.drive();
+    assert_eq!(pair.live().summaries(), ["connect", "setWatches"]);
+    // The watcher goes while the handshake is outstanding: the SetWatches re-armed it.
+    pair.session
+        .remove_watcher(pair.now, "/a", WatchKind::Data, 1);
+    pair.release_handshake();
+    assert_eq!(
+        pair.live().summaries(),
+        ["connect", "setWatches", "removeWatches /a #2"]
+    );
 }
 
 // ----- the ensemble behind the client -----

@@ -157,6 +157,8 @@ pub struct Conn {
     pub held: VecDeque<Bytes>,
     /// A ConnectResponse held back until released.
     pub held_handshake: Option<Bytes>,
+    /// Requests that arrived behind a held ConnectRequest, run once it is released.
+    unserved: VecDeque<(RequestHeader, Request)>,
     rx: BytesMut,
     out: BytesMut,
     close_after_out: bool,
@@ -175,6 +177,7 @@ impl Conn {
             mute: false,
             held: VecDeque::new(),
             held_handshake: None,
+            unserved: VecDeque::new(),
             rx: BytesMut::new(),
             out: BytesMut::new(),
             close_after_out: false,
@@ -491,6 +494,12 @@ impl ZkServer {
                 body: body.clone(),
             });
             if conn.mute || conn.close_after_out {
+                continue;
+            }
+            if conn.held_handshake.is_some() {
+                // As ZooKeeperServer.processConnectRequest: nothing after the ConnectRequest
+                // is run until the session is validated and the response sent.
+                conn.unserved.push_back((header, body));
                 continue;
             }
             let sid = conn
@@ -1204,9 +1213,15 @@ impl Pair {
 
     /// Releases a held ConnectResponse.
     pub fn release_handshake(&mut self) {
-        let conn = self.live_mut();
+        let i = self.live.expect("no open connection");
+        let conn = &mut self.conns[i];
         let frame = conn.held_handshake.take().expect("no held handshake");
         conn.out.extend_from_slice(&frame);
+        if let Some(sid) = conn.session_id {
+            while let Some((header, body)) = conn.unserved.pop_front() {
+                self.server.request(conn, sid, header, body);
+            }
+        }
         self.drive();
     }
 
