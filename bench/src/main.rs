@@ -139,6 +139,7 @@ fn run_async_client(
     rt.block_on(async {
         match client {
             "ours" if workload == "abmark" => workloads::ab_mark(server, paths, params).await,
+            "ours" if workload == "abreconnect" => workloads::ab_reconnect(server, paths).await,
             "ours" => workloads::run_async::<clients::Ours>(workload, server, paths, params).await,
             variant if clients::VARIANTS.contains(&variant) => {
                 let _ = clients::VARIANT.set(variant.to_owned());

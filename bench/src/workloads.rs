@@ -1059,3 +1059,70 @@ async fn pipelined_session(
     }
     Ok((done, start.elapsed()))
 }
+
+/// An experiment (not in the table; ours only): the reconnect time with and without a primed
+/// handshake (`SessionConfig::prime_connection`), in one process. Two sessions, each through a
+/// `FaultProxy` of its own, are cut in turn (`ZKB_CUTS` cuts each, default 50); a sample is the
+/// time from the cut to the first get_data answered again, retried as in `reconnect`.
+pub async fn ab_reconnect(server: &str, paths: &Paths) -> R<Metrics> {
+    let cuts: usize = std::env::var("ZKB_CUTS")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(50);
+    let arms = [("primed", true), ("unprimed", false)];
+    let mut sessions = Vec::with_capacity(arms.len());
+    for (_, prime_connection) in arms {
+        let proxy = zk_testkit::FaultProxy::start(server).map_err(|e| e.to_string())?;
+        let config = zk_session::SessionConfig {
+            session_timeout: Duration::from_secs(10),
+            prime_connection,
+            ..Default::default()
+        };
+        let client = zk_session::Client::connect_with(&proxy.connect_string(), config)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        client
+            .get_data(&paths.small)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        sessions.push((proxy, client));
+    }
+    let mut samples = vec![Vec::with_capacity(cuts); arms.len()];
+    for i in 0..cuts * arms.len() {
+        let k = i % arms.len();
+        let (proxy, client) = &sessions[k];
+        let t = Instant::now();
+        proxy.cut();
+        loop {
+            let r =
+                tokio::time::timeout(Duration::from_secs(5), client.get_data(&paths.small)).await;
+            if let Ok(Ok(_)) = r {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(10) {
+                return Err("no successful request within 10 s of a cut".into());
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        samples[k].push(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut m = Metrics::new();
+    // Paired by turn: how often the primed session's cut was the faster of the two.
+    let wins = samples[0]
+        .iter()
+        .zip(&samples[1])
+        .filter(|(a, b)| a < b)
+        .count();
+    m.push(("primed_faster_share".into(), wins as f64 / cuts as f64));
+    for ((name, _), mut s) in arms.iter().zip(samples) {
+        s.sort();
+        for (q, label) in [(0.25, "p25"), (0.5, "p50"), (0.75, "p75")] {
+            m.push((format!("{name}_{label}_us"), us(percentile(&s, q))));
+        }
+    }
+    for (_, client) in sessions {
+        client.close().await;
+    }
+    Ok(m)
+}
