@@ -243,6 +243,8 @@ pub struct Session<C> {
     /// Whether the current attempt's ConnectRequest went out primed (auth replays and
     /// SetWatches right behind it).
     primed_attempt: bool,
+    /// Whether anything went out behind the current attempt's ConnectRequest.
+    primed_sent: bool,
     /// Whether the last primed handshake failed: the next attempt sends its ConnectRequest
     /// alone.
     prime_failed: bool,
@@ -307,6 +309,7 @@ impl<C> Session<C> {
             queue: VecDeque::new(),
             primed: VecDeque::new(),
             primed_attempt: false,
+            primed_sent: false,
             prime_failed: false,
             in_flight: VecDeque::new(),
             auth_in_flight: VecDeque::new(),
@@ -406,7 +409,7 @@ impl<C> Session<C> {
     /// Whether the caller should hand over more requests: false while the local queue is full,
     /// which is how backpressure reaches callers.
     pub fn wants_requests(&self) -> bool {
-        self.queue.len() < self.config.max_in_flight
+        self.queued() < self.config.max_in_flight
     }
 
     /// The local watch table.
@@ -639,11 +642,14 @@ impl<C> Session<C> {
         if self.state == State::Handshaking
             && self.primed_attempt
             && self.queue.is_empty()
+            && self.auth_in_flight_pending.is_empty()
             && self.primed.len() < self.config.max_in_flight
             && is_primable(&request)
         {
-            // The handshake went primed and nothing waits: this read joins the primed ones.
+            // The handshake went primed and nothing waits (no request, and no auth added since,
+            // which would go after the response): this read joins the primed ones.
             let xid = self.write_request(&request);
+            self.primed_sent = true;
             self.primed.push_back((
                 xid,
                 Queued {
@@ -891,7 +897,12 @@ impl<C> Session<C> {
 
     fn connection_lost(&mut self, now: Instant, refused: bool) {
         let was_connected = self.state == State::Connected;
-        if std::mem::take(&mut self.primed_attempt) && self.state == State::Handshaking {
+        // Only bytes behind a ConnectRequest can cost its response (see `prime_connection`).
+        let primed_sent = std::mem::take(&mut self.primed_sent);
+        if std::mem::take(&mut self.primed_attempt)
+            && primed_sent
+            && self.state == State::Handshaking
+        {
             self.prime_failed = true;
         }
         // Reads primed on a handshake that failed were never run: they wait again, in order.
@@ -1160,6 +1171,7 @@ impl<C> Session<C> {
         self.refused_since = None;
         self.round = 0;
         let primed = std::mem::take(&mut self.primed_attempt);
+        self.primed_sent = false;
         self.prime_failed = false;
         self.timers.stop(Timer::Connect);
         self.timers.stop(Timer::Queue);
@@ -1236,6 +1248,7 @@ impl<C> Session<C> {
     /// send twice.
     fn prime(&mut self) {
         self.primed_attempt = true;
+        let before = self.send_buf.len();
         for i in 0..self.auths.len() {
             let (scheme, auth) = (self.auths[i].scheme.clone(), self.auths[i].auth.clone());
             self.write_auth(&scheme, &auth);
@@ -1251,6 +1264,7 @@ impl<C> Session<C> {
             let xid = self.write_request(&q.request);
             self.primed.push_back((xid, q));
         }
+        self.primed_sent = self.send_buf.len() > before;
     }
 
     fn sasl_in_progress(&self) -> bool {
@@ -1682,7 +1696,7 @@ impl<C> std::fmt::Debug for Session<C> {
             .field("session_id", &format_args!("{:#x}", self.session_id))
             .field("last_zxid_seen", &self.last_zxid)
             .field("in_flight", &self.in_flight.len())
-            .field("queued", &self.queue.len())
+            .field("queued", &self.queued())
             .field("watches", &self.watches.len())
             .finish_non_exhaustive()
     }

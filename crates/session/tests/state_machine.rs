@@ -676,6 +676,54 @@ fn a_read_made_while_a_primed_handshake_is_outstanding_goes_at_once_and_a_write_
 }
 
 #[test]
+fn a_read_made_after_an_add_auth_during_a_primed_handshake_goes_after_that_auth() {
+    for prime_connection in [true, false] {
+        let cfg = SessionConfig {
+            prime_connection,
+            ..config()
+        };
+        let mut pair = Pair::connected("h1:2181", cfg);
+        pair.server.put("/a", b"A");
+        pair.drop_connection();
+        pair.server.hold_handshake = true;
+        pair.drive();
+        assert_eq!(pair.live().summaries(), ["connect"]);
+        // While the handshake is outstanding: an auth, then a read it may be needed for.
+        let auth = pair.add_auth("digest", "u:p");
+        let r = pair.submit(pair.get_data("/a", None));
+        pair.drive();
+        pair.release_handshake();
+        assert_reply(&pair, auth, ErrorCode::Ok);
+        assert_reply(&pair, r, ErrorCode::Ok);
+        assert_eq!(
+            pair.live().summaries(),
+            ["connect", "auth digest u:p", "getData /a #1"],
+            "primed: {prime_connection}"
+        );
+    }
+}
+
+#[test]
+fn a_refused_handshake_with_nothing_behind_its_connect_request_keeps_priming_on() {
+    let mut pair = Pair::connected("h1:2181", config());
+    pair.server.put("/a", b"A");
+    pair.script_host("h1", &[HostBehavior::CloseOnHandshake]);
+    pair.drop_connection();
+    // Refused with nothing queued: the next attempt may still prime.
+    pair.drive();
+    assert_eq!(pair.conns[1].summaries(), ["connect"]);
+    pair.server.hold_handshake = true;
+    let r = pair.submit(pair.get_data("/a", None));
+    pair.run_until(secs(5), |p| {
+        p.conns.len() == 3 && !p.live().summaries().is_empty()
+    });
+    pair.drive();
+    assert_eq!(pair.live().summaries(), ["connect", "getData /a #1"]);
+    pair.release_handshake();
+    assert_reply(&pair, r, ErrorCode::Ok);
+}
+
+#[test]
 fn without_priming_a_reconnect_sends_the_connect_request_alone_until_its_response() {
     let cfg = SessionConfig {
         prime_connection: false,
