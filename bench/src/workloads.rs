@@ -1001,8 +1001,17 @@ pub async fn ab_mark(server: &str, paths: &Paths, p: Params) -> R<Metrics> {
         ("nomark", zk_session::ReadCoalescing::Off),
         ("adaptive", zk_session::ReadCoalescing::Adaptive),
     ];
+    // ZKB_ARMS (e.g. `adaptive` or `mark,nomark`): only these arms.
+    let only = std::env::var("ZKB_ARMS").ok();
+    let arms: Vec<_> = arms
+        .into_iter()
+        .filter(|(name, _)| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|a| a == *name))
+        })
+        .collect();
     let mut clients = Vec::with_capacity(arms.len());
-    for (_, mode) in arms {
+    for &(_, mode) in &arms {
         clients.push(connect(mode).await?);
     }
     // ZKB_SLICE_MS: each slice's length (default: 4 × the run's duration over the slices).
@@ -1010,7 +1019,7 @@ pub async fn ab_mark(server: &str, paths: &Paths, p: Params) -> R<Metrics> {
         .ok()
         .and_then(|d| d.parse().ok())
         .map_or(p.dur * 4 / slices as u32, Duration::from_millis);
-    let mut totals = [(0u64, Duration::ZERO, Duration::ZERO); 3];
+    let mut totals = vec![(0u64, Duration::ZERO, Duration::ZERO); arms.len()];
     for client in &clients {
         pipelined_session(client, &paths.small, depth, slice / 2).await?;
     }
@@ -1018,6 +1027,13 @@ pub async fn ab_mark(server: &str, paths: &Paths, p: Params) -> R<Metrics> {
         let k = i % arms.len();
         let cpu0 = measure::cpu_time();
         let (done, elapsed) = pipelined_session(&clients[k], &paths.small, depth, slice).await?;
+        if std::env::var_os("ZKB_DEBUG").is_some() {
+            eprintln!(
+                "slice {i} {}: {:.0} ops/s",
+                arms[k].0,
+                done as f64 / elapsed.as_secs_f64()
+            );
+        }
         let t = &mut totals[k];
         t.0 += done;
         t.1 += elapsed;

@@ -131,7 +131,8 @@ pub enum ReadCoalescing {
     /// single-session throughput when the server was the limit.
     Expected,
     /// [`ReadCoalescing::Expected`] where it pays (the default): the driver tries the
-    /// connection with and without the mark (alternating 50 ms epochs, 400 ms in all, while
+    /// connection with and without the mark (alternating 1 s epochs, 4 s in all, each counted
+    /// after its first half, which lets the scheduler settle on the choice; while
     /// more than 8 requests are in flight; a burst that ends part way pauses the trial, and
     /// the next burst goes on with it) and keeps the mark for the next 5 s unless the epochs
     /// without it read 20% faster or more (a verdict like the one before holds twice as long
