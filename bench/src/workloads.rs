@@ -615,26 +615,7 @@ pub async fn run_async<Z: Zk>(
                 if debug {
                     eprintln!("cut {:?}", t.elapsed());
                 }
-                loop {
-                    let r = tokio::time::timeout(Duration::from_secs(5), z.get_data(&paths.small))
-                        .await;
-                    if debug {
-                        eprintln!(
-                            "{:?} {:?}",
-                            t.elapsed(),
-                            r.as_ref().map(|r| r.as_ref().err())
-                        );
-                    }
-                    if let Ok(Ok(_)) = r {
-                        break;
-                    }
-                    if t.elapsed() > Duration::from_secs(10) {
-                        return Err("no successful request within 10 s of a cut".into());
-                    }
-                    // A short blocking pause (tokio's timer has a 1 ms grain): the retry
-                    // loop's resolution is 0.1 ms for every client.
-                    std::thread::sleep(Duration::from_micros(100));
-                }
+                until_answered(t, debug, || z.get_data(&paths.small)).await?;
                 samples.push(t.elapsed());
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -645,6 +626,34 @@ pub async fn run_async<Z: Zk>(
         other => return Err(format!("unknown workload {other}")),
     }
     Ok(m)
+}
+
+/// Tries `call` until it succeeds, each try within 5 s, and fails 10 s after the cut at `t`.
+/// With `debug`, each try's time and error go to stderr.
+async fn until_answered<T, E: std::fmt::Debug, Fut: Future<Output = Result<T, E>>>(
+    t: Instant,
+    debug: bool,
+    mut call: impl FnMut() -> Fut,
+) -> R<()> {
+    loop {
+        let r = tokio::time::timeout(Duration::from_secs(5), call()).await;
+        if debug {
+            eprintln!(
+                "{:?} {:?}",
+                t.elapsed(),
+                r.as_ref().map(|r| r.as_ref().err())
+            );
+        }
+        if let Ok(Ok(_)) = r {
+            return Ok(());
+        }
+        if t.elapsed() > Duration::from_secs(10) {
+            return Err("no successful request within 10 s of a cut".into());
+        }
+        // A short blocking pause (tokio's timer has a 1 ms grain): the retry loop's
+        // resolution is 0.1 ms for every client.
+        std::thread::sleep(Duration::from_micros(100));
+    }
 }
 
 /// One blocking client (bonifaido's `zookeeper`), through the operations the workloads need.
@@ -1109,17 +1118,7 @@ pub async fn ab_reconnect(server: &str, paths: &Paths) -> R<Metrics> {
         let (proxy, client) = &sessions[k];
         let t = Instant::now();
         proxy.cut();
-        loop {
-            let r =
-                tokio::time::timeout(Duration::from_secs(5), client.get_data(&paths.small)).await;
-            if let Ok(Ok(_)) = r {
-                break;
-            }
-            if t.elapsed() > Duration::from_secs(10) {
-                return Err("no successful request within 10 s of a cut".into());
-            }
-            std::thread::sleep(Duration::from_micros(100));
-        }
+        until_answered(t, false, || client.get_data(&paths.small)).await?;
         samples[k].push(t.elapsed());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -73,9 +73,10 @@ const WITHOUT_MARK_FASTER: f64 = 1.20;
 /// starts are not counted (epochs of 50 ms, counted whole, found the two choices level where
 /// whole sessions differed by half). A trial is paused when the mark stays at the floor (too
 /// few requests in flight for it to matter) for [`PAUSE_AFTER`], and goes on when it rises
-/// again. A shorter fall does not end it: a read that takes every reply in flight drops the mark to the floor until the
-/// callers send again, which on a busy machine happens at nearly every read, and a trial
-/// that restarted each time (with the mark, as every trial opens) never reached a verdict.
+/// again. A shorter fall does not end it: a read that takes every reply in flight drops the
+/// mark to the floor until the callers send again, which on a busy machine happens at nearly
+/// every read, and a trial that restarted each time (with the mark, as every trial opens)
+/// never reached a verdict.
 ///
 /// [`ReadCoalescing::Adaptive`]: crate::ReadCoalescing::Adaptive
 #[derive(Debug, Default)]

@@ -171,6 +171,20 @@ enum State {
     Done(SessionState),
 }
 
+/// How an attempt's ConnectRequest went out ([`SessionConfig::prime_connection`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Priming {
+    /// Alone: what follows it waits for its response.
+    #[default]
+    Off,
+    /// Primed (auth replays, SetWatches and safe reads go right behind it), nothing behind it
+    /// yet.
+    Empty,
+    /// Primed, with bytes behind it: a refusal may reset the connection before its response
+    /// is read.
+    Sent,
+}
+
 struct Queued<C> {
     request: OutgoingRequest,
     /// `None` for the session's own requests (removeWatches).
@@ -240,11 +254,8 @@ pub struct Session<C> {
     /// ([`SessionConfig::prime_connection`]): in flight once the handshake succeeds, back at
     /// the front of the queue if it fails.
     primed: VecDeque<(i32, Queued<C>)>,
-    /// Whether the current attempt's ConnectRequest went out primed (auth replays and
-    /// SetWatches right behind it).
-    primed_attempt: bool,
-    /// Whether anything went out behind the current attempt's ConnectRequest.
-    primed_sent: bool,
+    /// How the current attempt's ConnectRequest went out.
+    priming: Priming,
     /// Whether the last primed handshake failed: the next attempt sends its ConnectRequest
     /// alone.
     prime_failed: bool,
@@ -308,8 +319,7 @@ impl<C> Session<C> {
             ever_connected: false,
             queue: VecDeque::new(),
             primed: VecDeque::new(),
-            primed_attempt: false,
-            primed_sent: false,
+            priming: Priming::Off,
             prime_failed: false,
             in_flight: VecDeque::new(),
             auth_in_flight: VecDeque::new(),
@@ -467,7 +477,7 @@ impl<C> Session<C> {
         };
         write_frame(&mut self.send_buf, |b| request.encode(b));
         self.state = State::Handshaking;
-        self.primed_attempt = false;
+        self.priming = Priming::Off;
         if self.may_prime() {
             self.prime();
         }
@@ -640,7 +650,7 @@ impl<C> Session<C> {
         }
         let deadline = (self.state != State::Connected).then(|| now + self.request_timeout());
         if self.state == State::Handshaking
-            && self.primed_attempt
+            && self.priming != Priming::Off
             && self.queue.is_empty()
             && self.auth_in_flight_pending.is_empty()
             && self.primed.len() < self.config.max_in_flight
@@ -649,7 +659,7 @@ impl<C> Session<C> {
             // The handshake went primed and nothing waits (no request, and no auth added since,
             // which would go after the response): this read joins the primed ones.
             let xid = self.write_request(&request);
-            self.primed_sent = true;
+            self.priming = Priming::Sent;
             self.primed.push_back((
                 xid,
                 Queued {
@@ -765,7 +775,7 @@ impl<C> Session<C> {
         }
         let _ = now;
         if self.state == State::Connected {
-            self.write_auth(&scheme, &auth);
+            write_auth(&mut self.send_buf, &scheme, &auth);
             self.auth_in_flight.push_back(Some(token));
         } else {
             // Sent with the other auths right after the next handshake.
@@ -791,7 +801,7 @@ impl<C> Session<C> {
     fn send_remove_watches(&mut self, now: Instant, path: &str, watcher_type: WatcherType) {
         // Disconnected, the watch simply is not re-armed; but a primed handshake may have
         // re-armed it already: the removal follows its response.
-        let rearmed = self.state == State::Handshaking && self.primed_attempt;
+        let rearmed = self.state == State::Handshaking && self.priming != Priming::Off;
         if (self.state != State::Connected && !rearmed)
             || self.unsupported_op(OpCode::RemoveWatches).is_some()
         {
@@ -898,11 +908,7 @@ impl<C> Session<C> {
     fn connection_lost(&mut self, now: Instant, refused: bool) {
         let was_connected = self.state == State::Connected;
         // Only bytes behind a ConnectRequest can cost its response (see `prime_connection`).
-        let primed_sent = std::mem::take(&mut self.primed_sent);
-        if std::mem::take(&mut self.primed_attempt)
-            && primed_sent
-            && self.state == State::Handshaking
-        {
+        if std::mem::take(&mut self.priming) == Priming::Sent && self.state == State::Handshaking {
             self.prime_failed = true;
         }
         // Reads primed on a handshake that failed were never run: they wait again, in order.
@@ -1170,8 +1176,7 @@ impl<C> Session<C> {
         self.refused_rounds = 0;
         self.refused_since = None;
         self.round = 0;
-        let primed = std::mem::take(&mut self.primed_attempt);
-        self.primed_sent = false;
+        let primed = std::mem::take(&mut self.priming) != Priming::Off;
         self.prime_failed = false;
         self.timers.stop(Timer::Connect);
         self.timers.stop(Timer::Queue);
@@ -1186,15 +1191,12 @@ impl<C> Session<C> {
 
         // Auth first, then watches, then the queue (the Java client's `primeConnection` order).
         // A primed attempt sent the replays already: only auths added since go now.
+        if !primed {
+            self.replay_auths();
+        }
         let pending = std::mem::take(&mut self.auth_in_flight_pending);
-        let replay = self.auths.len() - pending.len();
-        let first = if primed { replay } else { 0 };
-        for i in first..self.auths.len() {
-            let (scheme, auth) = (self.auths[i].scheme.clone(), self.auths[i].auth.clone());
-            self.write_auth(&scheme, &auth);
-            if i < replay {
-                self.auth_in_flight.push_back(None);
-            }
+        for a in &self.auths[self.auths.len() - pending.len()..] {
+            write_auth(&mut self.send_buf, &a.scheme, &a.auth);
         }
         self.auth_in_flight.extend(pending.into_iter().map(Some));
         if let Some(config) = self.config.sasl.clone() {
@@ -1247,13 +1249,8 @@ impl<C> Session<C> {
     /// replays, the SetWatches, and the queued reads at the front of the queue that are safe to
     /// send twice.
     fn prime(&mut self) {
-        self.primed_attempt = true;
         let before = self.send_buf.len();
-        for i in 0..self.auths.len() {
-            let (scheme, auth) = (self.auths[i].scheme.clone(), self.auths[i].auth.clone());
-            self.write_auth(&scheme, &auth);
-            self.auth_in_flight.push_back(None);
-        }
+        self.replay_auths();
         self.send_set_watches();
         while self.primed.len() < self.config.max_in_flight
             && self.queue.front().is_some_and(|q| is_primable(&q.request))
@@ -1264,7 +1261,22 @@ impl<C> Session<C> {
             let xid = self.write_request(&q.request);
             self.primed.push_back((xid, q));
         }
-        self.primed_sent = self.send_buf.len() > before;
+        self.priming = if self.send_buf.len() > before {
+            Priming::Sent
+        } else {
+            Priming::Empty
+        };
+    }
+
+    /// Writes the auths an earlier connection sent (all but those still waiting for their
+    /// first sending), each answered to no caller.
+    fn replay_auths(&mut self) {
+        let replay = self.auths.len() - self.auth_in_flight_pending.len();
+        for a in &self.auths[..replay] {
+            write_auth(&mut self.send_buf, &a.scheme, &a.auth);
+        }
+        self.auth_in_flight
+            .extend(std::iter::repeat_with(|| None).take(replay));
     }
 
     fn sasl_in_progress(&self) -> bool {
@@ -1317,22 +1329,6 @@ impl<C> Session<C> {
 
     fn persistent_resync_needed(&self) -> bool {
         !self.watches.persistent_watchers().is_empty()
-    }
-
-    fn write_auth(&mut self, scheme: &str, auth: &Bytes) {
-        let packet = AuthPacket {
-            auth_type: 0,
-            scheme: Some(scheme.to_owned()),
-            auth: Some(auth.clone()),
-        };
-        write_frame(&mut self.send_buf, |b| {
-            RequestHeader {
-                xid: AUTH_XID,
-                op: OpCode::Auth,
-            }
-            .encode(b);
-            packet.encode(b);
-        });
     }
 
     fn send_set_watches(&mut self) {
@@ -1616,6 +1612,23 @@ impl<C> Session<C> {
             self.complete(token, Ok(closed_reply()));
         }
     }
+}
+
+/// Writes an AuthPacket for `scheme` and `auth` to `buf`.
+fn write_auth(buf: &mut BytesMut, scheme: &str, auth: &Bytes) {
+    let packet = AuthPacket {
+        auth_type: 0,
+        scheme: Some(scheme.to_owned()),
+        auth: Some(auth.clone()),
+    };
+    write_frame(buf, |b| {
+        RequestHeader {
+            xid: AUTH_XID,
+            op: OpCode::Auth,
+        }
+        .encode(b);
+        packet.encode(b);
+    });
 }
 
 /// Whether a request may ride behind a ConnectRequest ([`SessionConfig::prime_connection`]):

@@ -37,6 +37,34 @@ pub async fn expire_session(addr: &str, session_id: i64, passwd: Bytes) -> io::R
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no reply from the server"))?
 }
 
+/// Waits until `client`'s state satisfies `want`: checked at once, then at each session
+/// event, for at most `within`.
+///
+/// # Errors
+/// `TimedOut` when `within` passes first, `UnexpectedEof` when the session's events end.
+pub async fn wait_for_state(
+    client: &crate::Client,
+    want: impl Fn(crate::SessionState) -> bool,
+    within: Duration,
+) -> io::Result<()> {
+    let mut events = client.session_events();
+    let work = async {
+        loop {
+            if want(client.state().state) {
+                return Ok(());
+            }
+            match events.next().await {
+                Some(ev) if want(ev.state) => return Ok(()),
+                Some(_) => {}
+                None => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            }
+        }
+    };
+    tokio::time::timeout(within, work)
+        .await
+        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+}
+
 async fn takeover(addr: &str, session_id: i64, passwd: Bytes) -> io::Result<()> {
     {
         let mut stream = TcpStream::connect(addr).await?;

@@ -23,21 +23,9 @@ fn config(prime_connection: bool) -> SessionConfig {
 }
 
 async fn wait_for(c: &Client, want: impl Fn(SessionState) -> bool) {
-    let mut events = c.session_events();
-    timeout(WAIT, async {
-        loop {
-            if want(c.state().state) {
-                return;
-            }
-            match events.next().await {
-                Some(ev) if want(ev.state) => return,
-                Some(_) => {}
-                None => panic!("session events ended"),
-            }
-        }
-    })
-    .await
-    .expect("state reached in time");
+    zk_session::testing::wait_for_state(c, want, WAIT)
+        .await
+        .expect("state reached in time");
 }
 
 /// Reads and a write made while the connection is down, behind a blackhole that holds the

@@ -45,24 +45,9 @@ async fn chrooted(name: &str) -> (Client, String) {
 }
 
 async fn wait_state(c: &Client, want: impl Fn(SessionState) -> bool) {
-    let mut events = c.session_events();
-    if want(c.state().state) {
-        return;
-    }
-    timeout(WAIT, async {
-        loop {
-            if want(c.state().state) {
-                return;
-            }
-            match events.next().await {
-                Some(ev) if want(ev.state) => return,
-                Some(_) => {}
-                None => panic!("session events ended"),
-            }
-        }
-    })
-    .await
-    .expect("state reached in time");
+    zk_session::testing::wait_for_state(c, want, WAIT)
+        .await
+        .expect("state reached in time");
 }
 
 #[tokio::test]

@@ -573,6 +573,16 @@ fn a_reply_out_of_xid_order_drops_the_connection_and_reconnects() {
 
 // ----- primed reconnects -----
 
+/// A session on `h1` with a node `/a`, connected and then cut off: the response to its next
+/// handshake is held until released.
+fn reconnecting_with_a_held_handshake(cfg: SessionConfig) -> Pair {
+    let mut pair = Pair::connected("h1:2181", cfg);
+    pair.server.put("/a", b"A");
+    pair.drop_connection();
+    pair.server.hold_handshake = true;
+    pair
+}
+
 /// The position of `token` among the completions.
 fn completed_at(pair: &Pair, token: u64) -> usize {
     pair.completions
@@ -639,10 +649,7 @@ fn a_reconnect_sends_auth_set_watches_and_reads_behind_the_connect_request_and_w
 
 #[test]
 fn a_read_made_while_a_primed_handshake_is_outstanding_goes_at_once_and_a_write_waits() {
-    let mut pair = Pair::connected("h1:2181", config());
-    pair.server.put("/a", b"A");
-    pair.drop_connection();
-    pair.server.hold_handshake = true;
+    let mut pair = reconnecting_with_a_held_handshake(config());
     pair.drive();
     assert_eq!(pair.live().summaries(), ["connect"]);
 
@@ -682,10 +689,7 @@ fn a_read_made_after_an_add_auth_during_a_primed_handshake_goes_after_that_auth(
             prime_connection,
             ..config()
         };
-        let mut pair = Pair::connected("h1:2181", cfg);
-        pair.server.put("/a", b"A");
-        pair.drop_connection();
-        pair.server.hold_handshake = true;
+        let mut pair = reconnecting_with_a_held_handshake(cfg);
         pair.drive();
         assert_eq!(pair.live().summaries(), ["connect"]);
         // While the handshake is outstanding: an auth, then a read it may be needed for.
@@ -729,10 +733,7 @@ fn without_priming_a_reconnect_sends_the_connect_request_alone_until_its_respons
         prime_connection: false,
         ..config()
     };
-    let mut pair = Pair::connected("h1:2181", cfg);
-    pair.server.put("/a", b"A");
-    pair.drop_connection();
-    pair.server.hold_handshake = true;
+    let mut pair = reconnecting_with_a_held_handshake(cfg);
     let r = pair.submit(pair.get_data("/a", None));
     pair.drive();
     assert_eq!(pair.live().summaries(), ["connect"]);
@@ -782,10 +783,7 @@ fn a_primed_read_that_times_out_during_a_slow_handshake_fails_alone_and_its_late
         request_timeout: Some(ms(500)),
         ..config()
     };
-    let mut pair = Pair::connected("h1:2181", cfg);
-    pair.server.put("/a", b"A");
-    pair.drop_connection();
-    pair.server.hold_handshake = true;
+    let mut pair = reconnecting_with_a_held_handshake(cfg);
     let r = pair.submit(pair.get_data("/a", None));
     pair.drive();
     assert_eq!(pair.live().summaries(), ["connect", "getData /a #1"]);
