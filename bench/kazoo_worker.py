@@ -92,6 +92,9 @@ def mem(m, prefix, n, count, rss0):
 def run(workload, server, base, scale):
     n = lambda x: max(1, int(round(x * scale)))  # noqa: E731
     dur = max(0.2, 1.5 * min(scale, 1.0))
+    # As the Rust workers' Params::pipe_warm: the pipe workload's warm-up at 64 in flight.
+    warm_ms = os.environ.get("ZKB_PIPE_WARM_MS")
+    pipe_warm = max(0.3, int(warm_ms) / 1000 if warm_ms else 6.0 * min(scale, 1.0))
     small = base + "/small"
     many = base + "/w"
     own = "%s/kazoo-%d" % (base, os.getpid())
@@ -112,7 +115,7 @@ def run(workload, server, base, scale):
         close(zk)
     elif workload == "pipe":
         zk = connect(server)
-        pipelined(zk, small, 64, dur / 5)
+        pipelined(zk, small, 64, pipe_warm)
         t0 = os.times()
         for depth in (1, 16, 64, 256):
             cpu0 = time.process_time()

@@ -168,6 +168,8 @@ struct Options {
     clients: Vec<String>,
     workloads: Vec<String>,
     json: Option<String>,
+    /// Pin the server to CPU 0 and every worker to CPU 1 (`--pin`).
+    pin: bool,
 }
 
 fn parse_options(args: &[String]) -> R<Options> {
@@ -177,6 +179,7 @@ fn parse_options(args: &[String]) -> R<Options> {
         clients: CLIENTS.iter().map(|s| s.to_string()).collect(),
         workloads: WORKLOADS.iter().map(|s| s.to_string()).collect(),
         json: None,
+        pin: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -187,9 +190,10 @@ fn parse_options(args: &[String]) -> R<Options> {
             "--clients" => o.clients = value()?.split(',').map(str::to_owned).collect(),
             "--workloads" => o.workloads = value()?.split(',').map(str::to_owned).collect(),
             "--json" => o.json = Some(value()?),
+            "--pin" => o.pin = true,
             "-h" | "--help" => {
                 println!(
-                    "zk-bench [--rounds N] [--scale F] [--clients a,b] [--workloads a,b] [--json FILE]\n\
+                    "zk-bench [--rounds N] [--scale F] [--clients a,b] [--workloads a,b] [--json FILE] [--pin]\n\
                      clients: {}\nworkloads: {}",
                     CLIENTS.join(","),
                     WORKLOADS.join(",")
@@ -240,6 +244,9 @@ fn kazoo_version() -> Option<String> {
 /// under perf, strace or valgrind); stops when stdin closes.
 fn serve() -> R<()> {
     let server = start_server()?;
+    if std::env::var("ZKB_PIN").is_ok_and(|v| v == "1") {
+        pin_server(&server)?;
+    }
     let connect = server.connect_string();
     let base = format!("/zkbench-{}", std::process::id());
     prepare_and_warm(&connect, &base)?;
@@ -247,6 +254,31 @@ fn serve() -> R<()> {
     let _ = std::io::stdout().flush();
     let mut sink = String::new();
     while std::io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {}
+    Ok(())
+}
+
+/// The CPU the server is pinned to with `--pin` (the workers get [`WORKER_CPU`]).
+const SERVER_CPU: &str = "0";
+/// The CPU every worker is pinned to with `--pin`.
+const WORKER_CPU: &str = "1";
+
+/// Pins every thread of the server's JVM (and so the threads they start) to [`SERVER_CPU`],
+/// with util-linux's `taskset`: where the scheduler puts a client next to a server on the same
+/// two cores moves one session's pipelined throughput by half (PERFORMANCE.md, ninth round),
+/// for every client; pinned, the comparison is between the clients.
+fn pin_server(server: &zk_testkit::Server) -> R<()> {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return Err("--pin needs at least 2 CPUs".into());
+    }
+    let pid = server.pid().ok_or("--pin: the server has no process id")?;
+    let status = Command::new("taskset")
+        .args(["-a", "-p", "-c", SERVER_CPU, &pid.to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("--pin: running taskset: {e}"))?;
+    if !status.success() {
+        return Err(format!("--pin: taskset failed ({status})"));
+    }
     Ok(())
 }
 
@@ -275,6 +307,10 @@ fn coordinate(args: &[String]) -> R<()> {
         load_average()
     );
     let server = start_server()?;
+    if opts.pin {
+        pin_server(&server)?;
+        eprintln!("zk-bench: server pinned to CPU {SERVER_CPU}, workers to CPU {WORKER_CPU}");
+    }
     let connect = server.connect_string();
     let base = format!("/zkbench-{}", std::process::id());
     prepare_and_warm(&connect, &base)?;
@@ -298,7 +334,7 @@ fn coordinate(args: &[String]) -> R<()> {
                     continue;
                 }
                 let t = Instant::now();
-                match run_worker(client, workload, &server, &base, opts.scale) {
+                match run_worker(client, workload, &server, &base, opts.scale, opts.pin) {
                     Ok(metrics) => {
                         for (k, v) in metrics {
                             if let Some(rest) = k.strip_prefix("missing:") {
@@ -339,6 +375,7 @@ fn coordinate(args: &[String]) -> R<()> {
                     .find_map(|l| l.strip_prefix("Zookeeper version: "))
                     .map(str::to_owned)
             }),
+        pinned: opts.pin,
     };
     let table = report::render(&opts.clients, &opts.workloads, &results, &env);
     println!("{table}");
@@ -416,6 +453,7 @@ fn run_worker(
     server: &zk_testkit::Server,
     base: &str,
     scale: f64,
+    pin: bool,
 ) -> R<Metrics> {
     let proxy = if workload == "reconnect" {
         Some(zk_testkit::FaultProxy::start(server.addr()).map_err(|e| e.to_string())?)
@@ -426,15 +464,21 @@ fn run_worker(
         .as_ref()
         .map_or_else(|| server.connect_string(), |p| p.connect_string());
     let scale_arg = scale.to_string();
-    let mut cmd = if client == "kazoo" {
+    let (program, mut args): (std::ffi::OsString, Vec<std::ffi::OsString>) = if client == "kazoo" {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/kazoo_worker.py");
-        let mut c = Command::new("python3");
-        c.args([script, workload, &target, base, &scale_arg]);
-        c
+        ("python3".into(), vec![script.into()])
     } else {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let mut c = Command::new(exe);
-        c.args(["worker", client, workload, &target, base, &scale_arg]);
+        (exe.into(), vec!["worker".into(), client.into()])
+    };
+    args.extend([workload, &target, base, &scale_arg].map(Into::into));
+    let mut cmd = if pin {
+        let mut c = Command::new("taskset");
+        c.args(["-c", WORKER_CPU]).arg(program).args(args);
+        c
+    } else {
+        let mut c = Command::new(program);
+        c.args(args);
         c
     };
     let mut child = cmd

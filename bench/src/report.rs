@@ -216,6 +216,8 @@ pub struct Environment {
     pub kazoo: Option<String>,
     /// The server's version line.
     pub server_version: Option<String>,
+    /// Whether the server and the workers were pinned to separate CPUs (`--pin`).
+    pub pinned: bool,
 }
 
 fn median(v: &[f64]) -> Option<f64> {
@@ -482,10 +484,15 @@ pub fn render(
     }
     let _ = writeln!(
         out,
-        "ZooKeeper {}; kazoo {}; scale {}; rounds took {:.0} s; load average before {}, after {}.",
+        "ZooKeeper {}; kazoo {}; scale {};{} rounds took {:.0} s; load average before {}, after {}.",
         env.server_version.as_deref().unwrap_or("?"),
         env.kazoo.as_deref().unwrap_or("not installed"),
         env.scale,
+        if env.pinned {
+            " server pinned to CPU 0 and each client to CPU 1;"
+        } else {
+            ""
+        },
         env.elapsed.as_secs_f64(),
         env.load_before,
         env.load_after
@@ -523,6 +530,7 @@ pub fn json(results: &Results, env: &Environment) -> String {
         "load_after": env.load_after,
         "kazoo": env.kazoo,
         "server_version": env.server_version,
+        "pinned": env.pinned,
         "results": cells,
     })
     .to_string()
@@ -546,6 +554,7 @@ pub fn from_json(text: &str) -> Result<(Vec<String>, Vec<String>, Results, Envir
         load_after: str_of("load_after").unwrap_or_default(),
         kazoo: str_of("kazoo"),
         server_version: str_of("server_version"),
+        pinned: v.get("pinned").and_then(|x| x.as_bool()).unwrap_or(false),
     };
     let cells = v
         .get("results")

@@ -23,6 +23,11 @@ pub type Metrics = Vec<(String, f64)>;
 pub struct Params {
     /// How long each throughput measurement runs.
     pub dur: Duration,
+    /// How long the `pipe` workload runs 64 calls in flight before it measures: long enough
+    /// for a session that adapts to its connection (ours decides by a trial of about 4 s
+    /// whether its receive mark pays) to have settled, so that the rows show a pipelining
+    /// session in its steady state, for every client alike.
+    pub pipe_warm: Duration,
     /// Sequential get_data calls.
     pub seq_n: usize,
     /// Sequential create + delete pairs.
@@ -45,6 +50,13 @@ impl Params {
         let n = |x: usize| ((x as f64 * scale).round() as usize).max(1);
         Params {
             dur: Duration::from_secs_f64(1.5 * scale.min(1.0)).max(Duration::from_millis(200)),
+            // ZKB_PIPE_WARM_MS (an experiment) overrides it.
+            pipe_warm: std::env::var("ZKB_PIPE_WARM_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_millis)
+                .unwrap_or_else(|| Duration::from_secs_f64(6.0 * scale.min(1.0)))
+                .max(Duration::from_millis(300)),
             seq_n: n(5000),
             pairs: n(1000),
             watch_n: n(1000),
@@ -290,7 +302,7 @@ pub async fn run_async<Z: Zk>(
         }
         "pipe" => {
             let z = Z::connect(server).await?;
-            pipelined(&z, &paths.small, 64, p.dur / 5).await?;
+            pipelined(&z, &paths.small, 64, p.pipe_warm).await?;
             let (user0, sys0) = measure::user_sys();
             // ZKB_DEPTHS=a,b (an experiment): only these depths.
             let depths: Vec<usize> = std::env::var("ZKB_DEPTHS")
@@ -736,7 +748,7 @@ pub fn run_blocking<Z: BlockingZk>(
         }
         "pipe" => {
             let z = Z::connect(server)?;
-            pipelined_blocking(&z, &paths.small, 64, p.dur / 5)?;
+            pipelined_blocking(&z, &paths.small, 64, p.pipe_warm)?;
             let (user0, sys0) = measure::user_sys();
             for depth in [1usize, 16, 64, 256] {
                 let cpu0 = measure::cpu_time();

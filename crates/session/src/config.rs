@@ -134,7 +134,7 @@ pub enum ReadCoalescing {
     /// connection with and without the mark (alternating 1 s epochs, 4 s in all, each counted
     /// after its first half, which lets the scheduler settle on the choice; while
     /// more than 8 requests are in flight; a burst that ends part way pauses the trial, and
-    /// the next burst goes on with it) and keeps the mark for the next 5 s unless the epochs
+    /// the next burst goes on with it) and keeps the mark for the next 10 s unless the epochs
     /// without it read 20% faster or more (a verdict like the one before holds twice as long
     /// as that one, up to 40 s). Measured in PERFORMANCE.md: on some machines the mark keeps
     /// one session's throughput and saves most of its wake-ups, on others it cost 40% of it. The

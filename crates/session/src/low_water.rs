@@ -51,8 +51,10 @@ const TRIAL_EPOCHS: u32 = 4;
 /// How long a trial's verdict holds before the next trial, at first: a verdict the same as
 /// the one before holds twice as long as that one did, up to [`MAX_VERDICT`], so that on a
 /// connection where the answer does not change the trials' epochs without the mark cost
-/// ever less; a verdict that differs goes back to this.
-const VERDICT: Duration = Duration::from_secs(5);
+/// ever less; a verdict that differs goes back to this. A trial spends half its 4 s on the
+/// choice that loses, so the first verdict holds more than twice a trial: with 5 s, a
+/// pipelining session spent 8 of its first 13 s in trials.
+const VERDICT: Duration = Duration::from_secs(10);
 
 /// The longest a verdict holds: how long a change in what pays may go unnoticed.
 const MAX_VERDICT: Duration = Duration::from_secs(40);
@@ -622,7 +624,7 @@ mod tests {
         let mut g = Governor::default();
         let held = verdicts(&mut g, Instant::now(), &[(100, 100); 6]);
         let s = Duration::from_secs;
-        assert_eq!(held, [s(5), s(10), s(20), s(40), s(40), s(40)]);
+        assert_eq!(held, [s(10), s(20), s(40), s(40), s(40), s(40)]);
     }
 
     #[test]
@@ -631,7 +633,7 @@ mod tests {
         let rates = [(100, 100), (100, 100), (100, 100), (10, 100), (10, 100)];
         let held = verdicts(&mut g, Instant::now(), &rates);
         let s = Duration::from_secs;
-        assert_eq!(held, [s(5), s(10), s(20), s(5), s(10)]);
+        assert_eq!(held, [s(10), s(20), s(40), s(10), s(20)]);
         assert!(matches!(g.state, Trial::Verdict { mark: false, .. }));
     }
 
