@@ -238,11 +238,15 @@ def run(workload, server, base, scale):
         reg_cpu = time.process_time() - cpu0
         d = connect(server)
         d.get(small)
-        t = time.perf_counter()
-        names = d.get_children(parent, watch=lambda _e: None)
-        disc = time.perf_counter() - t
-        if len(names) != 1000:
-            return {"error": "discovered %d of 1000 addresses" % len(names)}
+        # As the Rust workers: the median of 5 discoveries, each with a new watch.
+        samples = []
+        for _ in range(5):
+            t = time.perf_counter()
+            names = d.get_children(parent, watch=lambda _e: None)
+            samples.append(time.perf_counter() - t)
+            if len(names) != 1000:
+                return {"error": "discovered %d of 1000 addresses" % len(names)}
+        disc = sorted(samples)[len(samples) // 2]
         m["register_ms"] = reg * 1e3
         m["register_cpu_us"] = reg_cpu * 1e6 / 1000
         m["discover_ms"] = disc * 1e3

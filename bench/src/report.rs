@@ -183,7 +183,7 @@ const ROWS: &[Row] = &[
     row(
         "register",
         "discover_ms",
-        "discover the 1,000 with children (ms)",
+        "discover the 1,000 with children, median of 5 (ms)",
         Lower,
     ),
     row(
