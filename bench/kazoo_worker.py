@@ -92,7 +92,7 @@ def mem(m, prefix, n, count, rss0):
 def run(workload, server, base, scale):
     n = lambda x: max(1, int(round(x * scale)))  # noqa: E731
     dur = max(0.2, 1.5 * min(scale, 1.0))
-    # As the Rust workers' Params::pipe_warm: the pipe workload's warm-up at 64 in flight.
+    # As the Rust workers' Params::pipe_warm: the pipe and multi workloads' warm-up.
     warm_ms = os.environ.get("ZKB_PIPE_WARM_MS")
     pipe_warm = max(0.3, int(warm_ms) / 1000 if warm_ms else 6.0 * min(scale, 1.0))
     small = base + "/small"
@@ -146,7 +146,7 @@ def run(workload, server, base, scale):
                 t.join()
             return results
 
-        all_at_once(dur / 5)
+        all_at_once(pipe_warm)
         cpu0 = time.process_time()
         start = time.perf_counter()
         results = all_at_once(dur)

@@ -23,10 +23,10 @@ pub type Metrics = Vec<(String, f64)>;
 pub struct Params {
     /// How long each throughput measurement runs.
     pub dur: Duration,
-    /// How long the `pipe` workload runs 64 calls in flight before it measures: long enough
-    /// for a session that adapts to its connection (ours decides by a trial of about 4 s
-    /// whether its receive mark pays) to have settled, so that the rows show a pipelining
-    /// session in its steady state, for every client alike.
+    /// How long the `pipe` and `multi` workloads run 64 calls in flight (per session) before
+    /// they measure: long enough for a session that adapts to its connection (ours decides by
+    /// a trial of about 4 s whether its receive mark pays) to have settled, so that the rows
+    /// show a pipelining session in its steady state, for every client alike.
     pub pipe_warm: Duration,
     /// Sequential get_data calls.
     pub seq_n: usize,
@@ -406,7 +406,7 @@ pub async fn run_async<Z: Zk>(
             futures::future::try_join_all(
                 sessions
                     .iter()
-                    .map(|z| pipelined(z, &paths.small, 64, p.dur / 5)),
+                    .map(|z| pipelined(z, &paths.small, 64, p.pipe_warm)),
             )
             .await?;
             let cpu0 = measure::cpu_time();
@@ -837,7 +837,7 @@ pub fn run_blocking<Z: BlockingZk>(
                         .collect::<R<Vec<_>>>()
                 })
             };
-            run(p.dur / 5)?;
+            run(p.pipe_warm)?;
             let cpu0 = measure::cpu_time();
             let start = Instant::now();
             let results = run(p.dur)?;
