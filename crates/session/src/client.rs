@@ -770,7 +770,11 @@ impl Client {
         }
     }
 
-    /// The node's child names, unsorted.
+    /// The node's child names, unsorted (the getChildren request).
+    ///
+    /// For a large parent read often, prefer [`Client::get_children2`]: ZooKeeper 3.6+ answers
+    /// getChildren2 from its response cache while the node's Stat is unchanged, and never
+    /// getChildren, which has no Stat to check the cache with.
     ///
     /// # Errors
     /// [`Error::NoNode`], [`Error::NoAuth`], and the connection errors.

@@ -723,3 +723,65 @@ async fn authentication_is_carried_into_the_session_after_an_expiry() {
     stranger.close().await;
     zk.close().await;
 }
+
+/// Where a recording proxy writes its JSON lines, readable by the test.
+#[derive(Clone, Default)]
+struct Recording(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Recording {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Recording {
+    /// The op code of every request recorded: each connection's client frames after its
+    /// first (the ConnectRequest), read at bytes 8..12 (length, xid, type).
+    fn request_ops(&self) -> Vec<i32> {
+        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+        let mut seen_connect = std::collections::HashSet::new();
+        let mut ops = Vec::new();
+        for line in text.lines() {
+            let frame: Value = serde_json::from_str(line).unwrap();
+            if frame["dir"] != "c2s" || seen_connect.insert(frame["conn"].as_u64().unwrap()) {
+                continue;
+            }
+            let hex = frame["hex"].as_str().unwrap();
+            ops.push(i32::from_str_radix(&hex[16..24], 16).unwrap());
+        }
+        ops
+    }
+}
+
+#[tokio::test]
+async fn a_children_view_reads_with_get_children2_which_the_server_can_answer_from_its_cache() {
+    let recording = Recording::default();
+    let proxy = FaultProxy::with_recording(shared_server().addr(), recording.clone()).unwrap();
+    let zk = ZooKeeper::connect_with(&proxy.connect_string(), options(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let root = service(&zk, "children2").await;
+    let providers = format!("{root}/providers");
+    let view = zk.children(&providers).await.unwrap();
+    zk.client()
+        .create(&format!("{providers}/a"), b"", &CreateOptions::persistent())
+        .await
+        .unwrap();
+    view.wait_for(WAIT, |names| names.iter().any(|n| n == "a"))
+        .await
+        .unwrap();
+    let ops = recording.request_ops();
+    const GET_CHILDREN: i32 = 8;
+    const GET_CHILDREN2: i32 = 12;
+    assert!(
+        ops.iter().filter(|&&op| op == GET_CHILDREN2).count() >= 2,
+        "the first read and the one after the change: {ops:?}"
+    );
+    assert!(!ops.contains(&GET_CHILDREN), "{ops:?}");
+    zk.close().await;
+}
