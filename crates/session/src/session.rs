@@ -658,16 +658,12 @@ impl<C> Session<C> {
         {
             // The handshake went primed and nothing waits (no request, and no auth added since,
             // which would go after the response): this read joins the primed ones.
-            let xid = self.write_request(&request);
+            self.write_primed(Queued {
+                request,
+                token: Some(token),
+                deadline,
+            });
             self.priming = Priming::Sent;
-            self.primed.push_back((
-                xid,
-                Queued {
-                    request,
-                    token: Some(token),
-                    deadline,
-                },
-            ));
             self.arm_queue_timer();
             return;
         }
@@ -1258,14 +1254,19 @@ impl<C> Session<C> {
             let Some(q) = self.queue.pop_front() else {
                 break;
             };
-            let xid = self.write_request(&q.request);
-            self.primed.push_back((xid, q));
+            self.write_primed(q);
         }
         self.priming = if self.send_buf.len() > before {
             Priming::Sent
         } else {
             Priming::Empty
         };
+    }
+
+    /// Writes `q`'s request behind the ConnectRequest and keeps it, with its xid, in `primed`.
+    fn write_primed(&mut self, q: Queued<C>) {
+        let xid = self.write_request(&q.request);
+        self.primed.push_back((xid, q));
     }
 
     /// Writes the auths an earlier connection sent (all but those still waiting for their

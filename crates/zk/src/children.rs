@@ -35,7 +35,7 @@ impl ZooKeeper {
     pub async fn children(&self, path: &str) -> Result<Children> {
         let client = self.client();
         // The path as given first (a real node shadows a link); links only when it is missing.
-        let (real, (mut names, watcher)) = match read_children(&client, path).await {
+        let (real, (names, watcher)) = match read_children(&client, path).await {
             Ok(found) => (path.to_owned(), found),
             // Missing, or `.`/`..` in it, which only resolution understands.
             Err(zk_session::Error::NoNode | zk_session::Error::InvalidPath { .. }) => {
@@ -45,7 +45,6 @@ impl ZooKeeper {
             }
             Err(e) => return Err(e.into()),
         };
-        names.sort_unstable();
         let snapshot = Snapshot {
             value: Arc::new(names),
             deleted: false,
@@ -181,8 +180,7 @@ async fn refresh(
         }
         let path = real_path.lock().map(|p| p.clone()).unwrap_or_default();
         match read_children(&current.client, &path).await {
-            Ok((mut names, w)) => {
-                names.sort_unstable();
+            Ok((names, w)) => {
                 watcher = Some(w);
                 let moved = std::mem::take(&mut moved);
                 tx.send_if_modified(|s| {
@@ -225,7 +223,7 @@ async fn refresh(
     }
 }
 
-/// Reads `path`'s children and leaves a child watch. With getChildren2, not getChildren: a
+/// Reads `path`'s children, sorted, and leaves a child watch. With getChildren2, not getChildren: a
 /// 3.6+ server answers getChildren2 from its response cache (the serialized reply, kept
 /// until the node's Stat changes), which getChildren, having no Stat, never is. For a parent
 /// read by many clients, such as a service's registrations, that saves the server
@@ -239,7 +237,10 @@ async fn read_children(
     client
         .get_children2_watch(path)
         .await
-        .map(|(names, _stat, watcher)| (names, watcher))
+        .map(|(mut names, _stat, watcher)| {
+            names.sort_unstable();
+            (names, watcher)
+        })
 }
 
 /// Waits until a failed read may be retried: connected again, or a new session. False when the
