@@ -712,6 +712,84 @@ impl Client {
         Ok((data, stat, watcher))
     }
 
+    /// Sets a data watch on each of `paths` in one SetWatches request, as though each node
+    /// had been read at zxid `since`: a node deleted since fires its watcher with NodeDeleted,
+    /// one changed since (its `mzxid` above `since`) with NodeDataChanged, both at once; the
+    /// others are watched from now on, as by [`Client::get_data_watch`]. One request for any
+    /// number of nodes, and no data or Stat in the reply.
+    ///
+    /// `since` must be a zxid at which the caller knew each node's state, with no change to
+    /// any of them between it and the zxid the caller knew the node at (for example the
+    /// `czxid` of nodes it just created, when those creates took consecutive zxids).
+    ///
+    /// The watchers are filed before the request goes, so an immediate event is never
+    /// missed. If the request fails (a lost connection among others), the watchers it
+    /// returns with the error are gone; whether the server set any is unknown, so send them
+    /// again with the same `since`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPath`]; [`Error::InvalidArgument`] when the paths exceed one
+    /// SetWatches ([`SET_WATCHES_MAX_LENGTH`](crate::session::SET_WATCHES_MAX_LENGTH)
+    /// characters); the connection errors.
+    pub async fn watch_data_since(
+        &self,
+        paths: &[&str],
+        since: i64,
+    ) -> Result<Vec<OneshotWatcher>> {
+        let mut length = 0;
+        for path in paths {
+            validate_path(path, false)?;
+            length += path.len();
+        }
+        if length > crate::session::SET_WATCHES_MAX_LENGTH {
+            return Err(Error::InvalidArgument(
+                "watch_data_since: more paths than one SetWatches carries",
+            ));
+        }
+        let chroot = &self.inner.chroot;
+        let request = OutgoingRequest::encode_sized(
+            OpCode::SetWatches,
+            8 + 12 + paths.iter().map(|p| path_len(chroot, p)).sum::<usize>(),
+            |b| {
+                b.put_i64(since);
+                b.put_i32(paths.len() as i32);
+                for path in paths {
+                    put_path(b, chroot, path);
+                }
+                // No exist and no child watches.
+                b.put_i32(0);
+                b.put_i32(0);
+            },
+        );
+        let mut watchers = Vec::with_capacity(paths.len());
+        let mut sinks = Vec::with_capacity(paths.len());
+        for path in paths {
+            let id = self.watcher_id();
+            let path: Arc<str> = Arc::from(*path);
+            let (tx, rx) = oneshot::channel();
+            sinks.push((path.clone(), id, WatchSink::Oneshot(tx)));
+            watchers.push(OneshotWatcher {
+                rx,
+                guard: self.guard(id, path, &[WatchKind::Data]),
+            });
+        }
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .commands
+            .send(Command::ArmWatches {
+                watchers: sinks,
+                request,
+                pending: Pending { reply, watch: None },
+            })
+            .map_err(|_| Error::Closed)?;
+        // On an error the watchers are dropped, which removes them.
+        let reply = rx.await.map_err(|_| Error::Closed)??;
+        if !reply.err.is_ok() {
+            return Err(Error::from_code(reply.err));
+        }
+        Ok(watchers)
+    }
+
     /// Writes the node's data, if its version is `version` (any with `None`).
     ///
     /// # Errors

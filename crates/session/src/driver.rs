@@ -126,6 +126,13 @@ pub(crate) enum Command {
         request: OutgoingRequest,
         pending: Pending,
     },
+    /// A request that arms data watches itself (SetWatches): the watchers are filed before
+    /// it goes, since its immediate events come before its reply.
+    ArmWatches {
+        watchers: Vec<(Arc<str>, WatcherId, WatchSink)>,
+        request: OutgoingRequest,
+        pending: Pending,
+    },
     AddAuth {
         scheme: String,
         auth: bytes::Bytes,
@@ -541,6 +548,17 @@ fn handle_command(
 ) {
     match command {
         Command::Request { request, pending } => session.submit(now, request, pending),
+        Command::ArmWatches {
+            watchers: armed,
+            request,
+            pending,
+        } => {
+            for (path, id, sink) in armed {
+                watchers.insert(id, sink);
+                session.add_watcher(&path, WatchKind::Data, id);
+            }
+            session.submit(now, request, pending);
+        }
         Command::AddAuth {
             scheme,
             auth,

@@ -780,6 +780,15 @@ impl<C> Session<C> {
         self.auths.push(Auth { scheme, auth });
     }
 
+    /// Files local watcher `id` of (`path`, `kind`) at once, for a watch the caller arms with a
+    /// request of its own (a SetWatches, whose immediate events may come before its reply):
+    /// from now on the path's events of that kind reach it, and a reconnect re-arms it.
+    pub fn add_watcher(&mut self, path: &std::sync::Arc<str>, kind: WatchKind, id: WatcherId) {
+        if !matches!(self.state, State::Done(_)) {
+            self.watches.add(path, kind, id);
+        }
+    }
+
     /// Removes local watcher `id` of (`path`, `kind`); when no local watcher is left for that
     /// server watch, asks the server to remove it too.
     pub fn remove_watcher(&mut self, now: Instant, path: &str, kind: WatchKind, id: WatcherId) {

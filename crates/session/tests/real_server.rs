@@ -595,3 +595,59 @@ async fn debug_output_never_shows_the_session_password_or_credentials() {
     assert!(!shown.contains("hunter2"), "{shown}");
     c.close().await;
 }
+
+#[tokio::test]
+async fn watch_data_since_arms_watches_in_one_request_and_fires_for_changes_since_the_zxid() {
+    let (c, root) = chrooted("watch-since").await;
+    let other = client().await;
+    let eph = CreateOptions::ephemeral();
+    let (_, a) = c.create("/a", b"", &eph).await.unwrap();
+    let (_, b) = c.create("/b", b"", &eph).await.unwrap();
+    c.create("/c", b"", &eph).await.unwrap();
+    let (_, d) = c.create("/d", b"", &eph).await.unwrap();
+    // As of b's creation: c is deleted and d created after it.
+    let since = b.czxid;
+    assert!(a.czxid < since && d.czxid > since);
+    c.delete("/c", None).await.unwrap();
+    let mut watchers = c
+        .watch_data_since(&["/a", "/b", "/c", "/d"], since)
+        .await
+        .unwrap();
+    assert_eq!(watchers.len(), 4);
+    let mut d_watch = watchers.pop().unwrap();
+    let mut c_watch = watchers.pop().unwrap();
+    let b_watch = watchers.pop().unwrap();
+    let mut a_watch = watchers.pop().unwrap();
+    // The changes since `since` fire at once, before the reply: their events are there.
+    let deleted = c_watch.try_event().expect("c's deletion reported at once");
+    assert_eq!(deleted.event_type, EventType::NodeDeleted);
+    let changed = d_watch.try_event().expect("d's creation after `since` reported");
+    assert_eq!(changed.event_type, EventType::NodeDataChanged);
+    assert!(a_watch.try_event().is_none(), "a is unchanged since");
+    // The unchanged ones are watched on the server from now on (through the chroot).
+    other
+        .set_data(&format!("{root}/a"), b"x", None)
+        .await
+        .unwrap();
+    let event = timeout(WAIT, a_watch.changed()).await.unwrap();
+    assert_eq!(event.event_type, EventType::NodeDataChanged);
+    assert_eq!(event.path, "/a");
+    other.delete(&format!("{root}/b"), None).await.unwrap();
+    let event = timeout(WAIT, b_watch.changed()).await.unwrap();
+    assert_eq!(event.event_type, EventType::NodeDeleted);
+    assert_eq!(event.path, "/b");
+    other.close().await;
+    c.close().await;
+}
+
+#[tokio::test]
+async fn watch_data_since_refuses_bad_paths_before_sending() {
+    let c = client().await;
+    let refused = c.watch_data_since(&["/ok", "no-slash"], 0).await;
+    assert!(matches!(refused, Err(Error::InvalidPath { .. })), "{refused:?}");
+    let long = format!("/{}", "x".repeat(1000));
+    let many: Vec<&str> = std::iter::repeat_n(long.as_str(), 200).collect();
+    let refused = c.watch_data_since(&many, 0).await;
+    assert!(matches!(refused, Err(Error::InvalidArgument(_))), "{refused:?}");
+    c.close().await;
+}
