@@ -97,6 +97,108 @@ impl Drop for WatchGuard {
     }
 }
 
+/// One-shot data watches on many nodes ([`Client::data_watches`]): each node's watch fires
+/// once, on data change or deletion, as one left by [`Client::get_data_watch`] does, and every
+/// event comes in one stream ([`DataWatches::next`]), with its path. A reconnect re-arms the
+/// watches not fired yet, as it does every watch. Dropping the set removes its watches.
+///
+/// Armed in batches with SetWatches (one request for any number of nodes, with no data or
+/// Stat in its reply) relative to a zxid at which the caller knew the nodes' state, so that
+/// what changed since is reported at once: the way to watch many nodes one just created
+/// or read without a request per node.
+#[derive(Debug)]
+pub struct DataWatches {
+    rx: mpsc::UnboundedReceiver<WatchedEvent>,
+    id: WatcherId,
+    commands: mpsc::WeakUnboundedSender<Command>,
+    chroot: Chroot,
+}
+
+impl DataWatches {
+    /// Sets a data watch on each of `paths` in one SetWatches request, as though each node
+    /// had been read at zxid `since`: a node deleted since is reported at once with
+    /// NodeDeleted, one changed since (its `mzxid` above `since`) with NodeDataChanged; the
+    /// others are watched from now on.
+    ///
+    /// `since` must be a zxid at which the caller knew each node's state, with no change to
+    /// any of them between the zxid it knew the node at and `since`: for example a node's
+    /// `mzxid` as just read, or the `czxid` of the last of nodes just created by consecutive
+    /// zxids.
+    ///
+    /// The watches are filed before the request goes, so an immediate event is never missed.
+    /// On an error (a lost connection among others) whether the server set them is unknown:
+    /// send the same paths again with the same `since`, which is harmless when they were
+    /// set.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPath`]; [`Error::InvalidArgument`] when the paths exceed one
+    /// SetWatches ([`SET_WATCHES_MAX_LENGTH`](crate::session::SET_WATCHES_MAX_LENGTH)
+    /// characters); [`Error::Closed`]; the connection errors.
+    pub async fn watch_since(&self, paths: &[&str], since: i64) -> Result<()> {
+        let mut length = 0;
+        for path in paths {
+            validate_path(path, false)?;
+            length += path.len();
+        }
+        if length > crate::session::SET_WATCHES_MAX_LENGTH {
+            return Err(Error::InvalidArgument(
+                "watch_since: more paths than one SetWatches carries",
+            ));
+        }
+        let chroot = &self.chroot;
+        let request = OutgoingRequest::encode_sized(
+            OpCode::SetWatches,
+            8 + 12 + paths.iter().map(|p| path_len(chroot, p)).sum::<usize>(),
+            |b| {
+                b.put_i64(since);
+                b.put_i32(paths.len() as i32);
+                for path in paths {
+                    put_path(b, chroot, path);
+                }
+                // No exist and no child watches.
+                b.put_i32(0);
+                b.put_i32(0);
+            },
+        );
+        let commands = self.commands.upgrade().ok_or(Error::Closed)?;
+        let (reply, rx) = oneshot::channel();
+        commands
+            .send(Command::ArmWatches {
+                id: self.id,
+                paths: paths.iter().map(|p| Arc::from(*p)).collect(),
+                request,
+                pending: Pending { reply, watch: None },
+            })
+            .map_err(|_| Error::Closed)?;
+        drop(commands);
+        let reply = rx.await.map_err(|_| Error::Closed)??;
+        if !reply.err.is_ok() {
+            return Err(Error::from_code(reply.err));
+        }
+        Ok(())
+    }
+
+    /// The next event: a node's (NodeDataChanged or NodeDeleted, with its path), or the
+    /// session's end (type `None` and the terminal state), after which there is none
+    /// (`None`).
+    pub async fn next(&mut self) -> Option<WatchedEvent> {
+        self.rx.recv().await
+    }
+
+    /// The next event if one has arrived, without waiting.
+    pub fn try_next(&mut self) -> Option<WatchedEvent> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl Drop for DataWatches {
+    fn drop(&mut self) {
+        if let Some(commands) = self.commands.upgrade() {
+            let _ = commands.send(Command::RemoveDataWatcher { id: self.id });
+        }
+    }
+}
+
 impl OneshotWatcher {
     /// Waits for the event. If the session ends first, the event has type `None` and the
     /// terminal state (`Expired`, `Closed`, `AuthFailed`).
@@ -712,82 +814,21 @@ impl Client {
         Ok((data, stat, watcher))
     }
 
-    /// Sets a data watch on each of `paths` in one SetWatches request, as though each node
-    /// had been read at zxid `since`: a node deleted since fires its watcher with NodeDeleted,
-    /// one changed since (its `mzxid` above `since`) with NodeDataChanged, both at once; the
-    /// others are watched from now on, as by [`Client::get_data_watch`]. One request for any
-    /// number of nodes, and no data or Stat in the reply.
-    ///
-    /// `since` must be a zxid at which the caller knew each node's state, with no change to
-    /// any of them between it and the zxid the caller knew the node at (for example the
-    /// `czxid` of nodes it just created, when those creates took consecutive zxids).
-    ///
-    /// The watchers are filed before the request goes, so an immediate event is never
-    /// missed. If the request fails (a lost connection among others), the watchers it
-    /// returns with the error are gone; whether the server set any is unknown, so send them
-    /// again with the same `since`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidPath`]; [`Error::InvalidArgument`] when the paths exceed one
-    /// SetWatches ([`SET_WATCHES_MAX_LENGTH`](crate::session::SET_WATCHES_MAX_LENGTH)
-    /// characters); the connection errors.
-    pub async fn watch_data_since(
-        &self,
-        paths: &[&str],
-        since: i64,
-    ) -> Result<Vec<OneshotWatcher>> {
-        let mut length = 0;
-        for path in paths {
-            validate_path(path, false)?;
-            length += path.len();
+    /// A set of one-shot data watches on any number of nodes, armed many at a time with one
+    /// request each ([`DataWatches::watch_since`]), whose events come in one stream.
+    pub fn data_watches(&self) -> DataWatches {
+        let id = self.watcher_id();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = self.inner.commands.send(Command::AddSink {
+            id,
+            sink: WatchSink::Stream(tx),
+        });
+        DataWatches {
+            rx,
+            id,
+            commands: self.inner.commands.downgrade(),
+            chroot: self.inner.chroot.clone(),
         }
-        if length > crate::session::SET_WATCHES_MAX_LENGTH {
-            return Err(Error::InvalidArgument(
-                "watch_data_since: more paths than one SetWatches carries",
-            ));
-        }
-        let chroot = &self.inner.chroot;
-        let request = OutgoingRequest::encode_sized(
-            OpCode::SetWatches,
-            8 + 12 + paths.iter().map(|p| path_len(chroot, p)).sum::<usize>(),
-            |b| {
-                b.put_i64(since);
-                b.put_i32(paths.len() as i32);
-                for path in paths {
-                    put_path(b, chroot, path);
-                }
-                // No exist and no child watches.
-                b.put_i32(0);
-                b.put_i32(0);
-            },
-        );
-        let mut watchers = Vec::with_capacity(paths.len());
-        let mut sinks = Vec::with_capacity(paths.len());
-        for path in paths {
-            let id = self.watcher_id();
-            let path: Arc<str> = Arc::from(*path);
-            let (tx, rx) = oneshot::channel();
-            sinks.push((path.clone(), id, WatchSink::Oneshot(tx)));
-            watchers.push(OneshotWatcher {
-                rx,
-                guard: self.guard(id, path, &[WatchKind::Data]),
-            });
-        }
-        let (reply, rx) = oneshot::channel();
-        self.inner
-            .commands
-            .send(Command::ArmWatches {
-                watchers: sinks,
-                request,
-                pending: Pending { reply, watch: None },
-            })
-            .map_err(|_| Error::Closed)?;
-        // On an error the watchers are dropped, which removes them.
-        let reply = rx.await.map_err(|_| Error::Closed)??;
-        if !reply.err.is_ok() {
-            return Err(Error::from_code(reply.err));
-        }
-        Ok(watchers)
     }
 
     /// Writes the node's data, if its version is `version` (any with `None`).

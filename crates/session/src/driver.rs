@@ -14,7 +14,7 @@ use tracing::debug;
 
 use crate::config::HostPort;
 use crate::error::Error;
-use crate::event::SessionEvent;
+use crate::event::{SessionEvent, SessionState};
 use crate::low_water::{self, LowWater};
 use crate::session::{Action, Event, OutgoingRequest, Reply, Session};
 use crate::watches::{WatchKind, WatchedEvent, WatcherId};
@@ -89,6 +89,16 @@ impl Sinks {
         }
     }
 
+    /// Ends every stream with the session's terminal `event` (a [`DataWatches`] stream
+    /// may have no watch left in the table to be told by).
+    ///
+    /// [`DataWatches`]: crate::DataWatches
+    fn end_streams(&mut self, event: &WatchedEvent) {
+        for (_, tx) in self.stream.drain() {
+            let _ = tx.send(event.clone());
+        }
+    }
+
     /// Sends `event` to watcher `id`: a one-shot watcher is removed, a persistent one only when
     /// the event is `terminal` (the session ended).
     fn deliver(&mut self, id: WatcherId, event: &WatchedEvent, terminal: bool) {
@@ -126,13 +136,21 @@ pub(crate) enum Command {
         request: OutgoingRequest,
         pending: Pending,
     },
-    /// A request that arms data watches itself (SetWatches): the watchers are filed before
-    /// it goes, since its immediate events come before its reply.
+    /// Files a watcher's sink before any watch of it is set (a [`DataWatches`]'s stream).
+    ///
+    /// [`DataWatches`]: crate::DataWatches
+    AddSink { id: WatcherId, sink: WatchSink },
+    /// A request that arms data watches of watcher `id` on `paths` itself (SetWatches): the
+    /// watcher is filed under them before it goes, since its immediate events come before its
+    /// reply.
     ArmWatches {
-        watchers: Vec<(Arc<str>, WatcherId, WatchSink)>,
+        id: WatcherId,
+        paths: Vec<Arc<str>>,
         request: OutgoingRequest,
         pending: Pending,
     },
+    /// Removes watcher `id`'s data watches from every path.
+    RemoveDataWatcher { id: WatcherId },
     AddAuth {
         scheme: String,
         auth: bytes::Bytes,
@@ -548,16 +566,26 @@ fn handle_command(
 ) {
     match command {
         Command::Request { request, pending } => session.submit(now, request, pending),
+        Command::AddSink { id, sink } => {
+            // A sink of an ended session is dropped: its stream ends at once.
+            if !session.is_terminal() {
+                watchers.insert(id, sink);
+            }
+        }
         Command::ArmWatches {
-            watchers: armed,
+            id,
+            paths,
             request,
             pending,
         } => {
-            for (path, id, sink) in armed {
-                watchers.insert(id, sink);
-                session.add_watcher(&path, WatchKind::Data, id);
+            for path in &paths {
+                session.add_watcher(path, WatchKind::Data, id);
             }
             session.submit(now, request, pending);
+        }
+        Command::RemoveDataWatcher { id } => {
+            watchers.remove(id);
+            session.remove_watcher_everywhere(now, WatchKind::Data, id);
         }
         Command::AddAuth {
             scheme,
@@ -615,6 +643,14 @@ fn dispatch(
             }
         }
         Event::State(ev) => {
+            if ev.state.is_terminal() {
+                let state = match ev.state {
+                    SessionState::Closed => zk_proto::KeeperState::Closed,
+                    SessionState::AuthFailed => zk_proto::KeeperState::AuthFailed,
+                    _ => zk_proto::KeeperState::Expired,
+                };
+                watchers.end_streams(&WatchedEvent::session(state));
+            }
             if ev.state.is_connected() {
                 if let Ok(mut c) = shared.credentials.lock() {
                     *c = (session.session_id(), session.session_password().clone());

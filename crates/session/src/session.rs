@@ -789,6 +789,14 @@ impl<C> Session<C> {
         }
     }
 
+    /// Removes local watcher `id` of `kind` from every path it watches (see
+    /// [`remove_watcher`](Session::remove_watcher)).
+    pub fn remove_watcher_everywhere(&mut self, now: Instant, kind: WatchKind, id: WatcherId) {
+        for path in self.watches.paths_of(id, kind) {
+            self.remove_watcher(now, &path, kind, id);
+        }
+    }
+
     /// Removes local watcher `id` of (`path`, `kind`); when no local watcher is left for that
     /// server watch, asks the server to remove it too.
     pub fn remove_watcher(&mut self, now: Instant, path: &str, kind: WatchKind, id: WatcherId) {

@@ -295,6 +295,16 @@ impl WatchRegistry {
         }
     }
 
+    /// The paths where `id` watches as `kind` (a scan of the table: for removing a watcher
+    /// filed under many paths, as a [`DataWatches`](crate::DataWatches) is).
+    pub fn paths_of(&self, id: WatcherId, kind: WatchKind) -> Vec<Arc<str>> {
+        self.paths
+            .iter()
+            .filter(|(_, e)| e.contains(id, kind))
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
     /// Whether any local watcher, of any kind, watches `path`.
     pub fn watches_path(&self, path: &str) -> bool {
         self.paths.contains_key(path)

@@ -596,8 +596,16 @@ async fn debug_output_never_shows_the_session_password_or_credentials() {
     c.close().await;
 }
 
+/// The next node event of `watches`, within the deadline.
+async fn next_event(watches: &mut zk_session::DataWatches) -> zk_session::WatchedEvent {
+    timeout(WAIT, watches.next())
+        .await
+        .expect("an event in time")
+        .expect("the stream goes on")
+}
+
 #[tokio::test]
-async fn watch_data_since_arms_watches_in_one_request_and_fires_for_changes_since_the_zxid() {
+async fn data_watches_arm_many_nodes_in_one_request_and_report_changes_since_the_zxid() {
     let (c, root) = chrooted("watch-since").await;
     let other = client().await;
     let eph = CreateOptions::ephemeral();
@@ -609,45 +617,93 @@ async fn watch_data_since_arms_watches_in_one_request_and_fires_for_changes_sinc
     let since = b.czxid;
     assert!(a.czxid < since && d.czxid > since);
     c.delete("/c", None).await.unwrap();
-    let mut watchers = c
-        .watch_data_since(&["/a", "/b", "/c", "/d"], since)
+    let mut watches = c.data_watches();
+    watches
+        .watch_since(&["/a", "/b", "/c", "/d"], since)
         .await
         .unwrap();
-    assert_eq!(watchers.len(), 4);
-    let mut d_watch = watchers.pop().unwrap();
-    let mut c_watch = watchers.pop().unwrap();
-    let b_watch = watchers.pop().unwrap();
-    let mut a_watch = watchers.pop().unwrap();
-    // The changes since `since` fire at once, before the reply: their events are there.
-    let deleted = c_watch.try_event().expect("c's deletion reported at once");
-    assert_eq!(deleted.event_type, EventType::NodeDeleted);
-    let changed = d_watch.try_event().expect("d's creation after `since` reported");
-    assert_eq!(changed.event_type, EventType::NodeDataChanged);
-    assert!(a_watch.try_event().is_none(), "a is unchanged since");
+    // The changes since `since` fired at once, before the reply: their events are there.
+    let mut early = [
+        watches.try_next().expect("an immediate event"),
+        watches.try_next().expect("a second immediate event"),
+    ];
+    early.sort_by(|x, y| x.path.cmp(&y.path));
+    assert_eq!(
+        early
+            .iter()
+            .map(|e| (e.path.as_str(), e.event_type))
+            .collect::<Vec<_>>(),
+        [
+            ("/c", EventType::NodeDeleted),
+            ("/d", EventType::NodeDataChanged)
+        ]
+    );
+    assert!(watches.try_next().is_none(), "a and b are unchanged since");
     // The unchanged ones are watched on the server from now on (through the chroot).
     other
         .set_data(&format!("{root}/a"), b"x", None)
         .await
         .unwrap();
-    let event = timeout(WAIT, a_watch.changed()).await.unwrap();
-    assert_eq!(event.event_type, EventType::NodeDataChanged);
-    assert_eq!(event.path, "/a");
+    let event = next_event(&mut watches).await;
+    assert_eq!(
+        (event.path.as_str(), event.event_type),
+        ("/a", EventType::NodeDataChanged)
+    );
     other.delete(&format!("{root}/b"), None).await.unwrap();
-    let event = timeout(WAIT, b_watch.changed()).await.unwrap();
-    assert_eq!(event.event_type, EventType::NodeDeleted);
-    assert_eq!(event.path, "/b");
+    let event = next_event(&mut watches).await;
+    assert_eq!(
+        (event.path.as_str(), event.event_type),
+        ("/b", EventType::NodeDeleted)
+    );
+    // One-shot: a's second change is not reported.
+    other
+        .set_data(&format!("{root}/a"), b"y", None)
+        .await
+        .unwrap();
+    c.sync("/a").await.unwrap();
+    assert!(watches.try_next().is_none(), "a's watch fired once");
     other.close().await;
+    c.close().await;
+    let end = next_event(&mut watches).await;
+    assert_eq!(
+        (end.event_type, end.state),
+        (EventType::None, KeeperState::Closed)
+    );
+    assert!(timeout(WAIT, watches.next()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn dropped_data_watches_are_removed_from_the_server() {
+    let (c, _) = chrooted("watch-since-drop").await;
+    let (_, stat) = c
+        .create("/n", b"", &CreateOptions::ephemeral())
+        .await
+        .unwrap();
+    let watches = c.data_watches();
+    watches.watch_since(&["/n"], stat.mzxid).await.unwrap();
+    assert_eq!(c.check_watches("/n", WatcherType::Data).await, Ok(()));
+    drop(watches);
+    // The removal goes before this check on the same connection.
+    let gone = c.check_watches("/n", WatcherType::Data).await;
+    assert_eq!(gone, Err(Error::NoWatcher));
     c.close().await;
 }
 
 #[tokio::test]
-async fn watch_data_since_refuses_bad_paths_before_sending() {
+async fn data_watches_refuse_bad_paths_before_sending() {
     let c = client().await;
-    let refused = c.watch_data_since(&["/ok", "no-slash"], 0).await;
-    assert!(matches!(refused, Err(Error::InvalidPath { .. })), "{refused:?}");
+    let watches = c.data_watches();
+    let refused = watches.watch_since(&["/ok", "no-slash"], 0).await;
+    assert!(
+        matches!(refused, Err(Error::InvalidPath { .. })),
+        "{refused:?}"
+    );
     let long = format!("/{}", "x".repeat(1000));
     let many: Vec<&str> = std::iter::repeat_n(long.as_str(), 200).collect();
-    let refused = c.watch_data_since(&many, 0).await;
-    assert!(matches!(refused, Err(Error::InvalidArgument(_))), "{refused:?}");
+    let refused = watches.watch_since(&many, 0).await;
+    assert!(
+        matches!(refused, Err(Error::InvalidArgument(_))),
+        "{refused:?}"
+    );
     c.close().await;
 }
