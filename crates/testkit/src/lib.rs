@@ -76,12 +76,14 @@ use std::time::Duration;
 mod install;
 mod net;
 mod proxy;
+mod recording;
 mod server;
 mod tls;
 
 pub use install::{Installation, InstallationKind, zookeeper_available};
 pub use net::{four_letter_word, free_port};
 pub use proxy::FaultProxy;
+pub use recording::Recording;
 pub use server::{DEFAULT_JVM_ARGS, Ensemble, Mode, Server, ServerConfig};
 pub use tls::{ClientAuth, STORE_PASSWORD, TestCertificates};
 

@@ -1,50 +1,63 @@
-//! One persistent recursive watch per registration parent, shared by a handle's
-//! registrations under it (ZooKeeper 3.6+).
+//! The watches that keep a handle's registrations under one parent honest: a one-shot data
+//! watch on each node, armed in batches with SetWatches instead of a request per node.
 //!
 //! A registration must notice its node being deleted by someone else (it then ends as
-//! `Removed` and is never re-created). A one-shot watch per node costs a second request with
-//! every registration (an exists, pipelined with the create) and a server watch per node. One
-//! `addWatch(parent, PERSISTENT_RECURSIVE)` per parent and session replaces them: a
-//! registration is then its create alone (plus the create's own `NodeCreated` event, dropped
-//! here). Deletions under the parent are routed by path to the registration's task, which
-//! checks its node; after a reconnect, for which persistent watches get no catch-up from the
-//! server, every registration checks its node once.
+//! `Removed` and is never re-created). An exists watch per node, sent with the create, costs
+//! a second request with every registration; a persistent recursive watch on the parent
+//! costs none, but the server then sends a `NodeCreated` notification for every create under
+//! it, the registration's own included, and for every other process's node too.
 //!
-//! The price: the process also hears of other processes' nodes coming and going under that
-//! parent, one small event each. `RegisterOptions::shared_watch` turns the shared watch off.
-//! Servers without addWatch (3.5) fall back to a watch per node, as does a parent the watch
-//! could not be set on.
+//! Here a registration is its create alone. It files the node's path with the `czxid` its
+//! create returned ([`Interest::arm`]), and a task per parent and session (the armer) gathers
+//! what was filed for [`ARM_DELAY`] and arms it with one SetWatches
+//! ([`zk_session::DataWatches`]) relative to a zxid: a node deleted or changed since is
+//! reported at once, so nothing that happens before the watch is set is missed. One request
+//! covers the nodes whose creates took consecutive zxids (nothing else can have touched any
+//! of them in between, so the last one's zxid is exact for all); any other node goes in a
+//! request of its own, relative to the zxid it was known at.
+//!
+//! A watch's event is routed by path to the registration's task, which checks its node (and
+//! files it again when it is still its own). The session re-arms the watches after a
+//! reconnect with its last zxid, so a deletion while disconnected is reported then; a batch
+//! whose SetWatches was lost with a connection is sent again, relative to its own zxid.
+//! `RegisterOptions::shared_watch` turns this off for an exists watch per node.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use smallvec::SmallVec;
 use tokio::sync::{Notify, oneshot};
-use zk_session::{Client, Error as ZkError, EventType, KeeperState, PersistentWatcher};
+use zk_session::{Client, DataWatches, EventType};
 
 use crate::node_link::Poker;
 use crate::registration::Command;
 
+/// How long the armer gathers filed nodes before arming them: a burst of registrations
+/// shares one SetWatches, and a deletion in that time is still reported (at the arming).
+pub(crate) const ARM_DELAY: Duration = Duration::from_millis(5);
+
+/// The most paths in one SetWatches (well below its size limit for any path).
+const ARM_BATCH: usize = 512;
+
 /// One parent path's watches, each with its session generation.
 type Generations = Vec<(u64, Weak<ParentWatch>)>;
 
-/// A handle's shared parent watches, by parent path and session generation (looked up by
-/// the path as borrowed; a path has more than one only while an ended session's watch still
-/// holds registrations).
+/// A handle's parent watches, by parent path and session generation (looked up by the path
+/// as borrowed; a path has more than one only while an ended session's watch still holds
+/// registrations).
 #[derive(Debug, Default)]
 pub(crate) struct ParentWatches {
     watches: Mutex<foldhash::HashMap<String, Generations>>,
-    /// The server has no addWatch: every registration watches its own node.
-    unsupported: AtomicBool,
 }
 
 /// What [`ParentWatches::acquire`] gives a registration about to create its node.
 pub(crate) enum Acquired {
-    /// The watch is set, or its addWatch was sent before anything this caller sends now.
+    /// The parent's armer runs.
     Ready(Arc<ParentWatch>),
-    /// This caller sets the watch: [`ParentWatch::start`] must be sent before the create.
+    /// This caller starts the armer ([`ParentWatch::start`]).
     Start(Arc<ParentWatch>),
-    /// No shared watch: watch the node itself.
+    /// No armer (arming failed, or the session ended): watch the node itself.
     Unavailable,
 }
 
@@ -52,7 +65,7 @@ pub(crate) enum Acquired {
 enum State {
     Starting,
     Ready,
-    /// addWatch failed, or the session ended.
+    /// Arming failed for good, or the session ended.
     Unavailable,
 }
 
@@ -60,16 +73,35 @@ enum State {
 /// one, kept inline (no allocation per registration).
 type Pokers = SmallVec<[(u64, Poker<Command>); 1]>;
 
-/// One parent's watch and the registrations it serves.
+/// A node filed for arming: its path, the zxid its state was known at, and whether that is
+/// the zxid of its create (or of a batch of creates), which may share a SetWatches with
+/// consecutive creates.
+#[derive(Debug)]
+struct Filed {
+    path: Arc<str>,
+    zxid: i64,
+    created: bool,
+}
+
+/// The nodes waiting to be armed, and the armer's wake-up: held by the armer, which holds its
+/// parent's watch only weakly (so that the last registration's going ends it).
+#[derive(Debug, Default)]
+struct Queue {
+    filed: Mutex<Vec<Filed>>,
+    work: Notify,
+}
+
+/// One parent's registrations and the armer that watches their nodes.
 #[derive(Debug)]
 pub(crate) struct ParentWatch {
     parent: String,
     state: Mutex<State>,
-    settled: Notify,
     /// The registrations' tasks by node path (a path registered twice has two).
     interests: Mutex<foldhash::HashMap<Arc<str>, Pokers>>,
     next_interest: AtomicU64,
-    /// Ends the dispatch task when the last registration lets go.
+    /// Nodes waiting to be armed.
+    queue: Arc<Queue>,
+    /// Ends the armer when the last registration lets go.
     stop: Mutex<Option<oneshot::Sender<()>>>,
     stopped: Mutex<Option<oneshot::Receiver<()>>>,
 }
@@ -80,12 +112,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl ParentWatches {
-    /// The shared watch on `parent` in session `generation`, starting one if there is none.
-    /// Waits while another registration's addWatch is under way.
+    /// The watch of `parent` in session `generation`, starting one if there is none.
     pub(crate) async fn acquire(&self, generation: u64, parent: &str) -> Acquired {
-        if self.unsupported.load(Ordering::Relaxed) {
-            return Acquired::Unavailable;
-        }
         let watch = {
             let mut watches = lock(&self.watches);
             let found = watches.get(parent).and_then(|of_parent| {
@@ -112,22 +140,13 @@ impl ParentWatches {
                 }
             }
         };
-        loop {
-            let state = {
-                let settled = watch.settled.notified();
-                tokio::pin!(settled);
-                settled.as_mut().enable();
-                let state = *lock(&watch.state);
-                if state == State::Starting {
-                    settled.await;
-                }
-                state
-            };
-            match state {
-                State::Ready => return Acquired::Ready(watch),
-                State::Unavailable => return Acquired::Unavailable,
-                State::Starting => {}
-            }
+        // Starting takes no round trip, but a registration that got `Start` may have been
+        // dropped before it started the armer: any other starts it then.
+        let state = *lock(&watch.state);
+        match state {
+            State::Ready => Acquired::Ready(watch),
+            State::Starting => Acquired::Start(watch),
+            State::Unavailable => Acquired::Unavailable,
         }
     }
 
@@ -159,53 +178,31 @@ impl ParentWatch {
         Self {
             parent: parent.to_owned(),
             state: Mutex::new(State::Starting),
-            settled: Notify::new(),
             interests: Mutex::new(Default::default()),
             next_interest: AtomicU64::new(0),
+            queue: Arc::default(),
             stop: Mutex::new(Some(stop)),
             stopped: Mutex::new(Some(stopped)),
         }
     }
 
-    /// Sets the watch (the caller of [`ParentWatches::acquire`] that got
-    /// [`Acquired::Start`]): true when it is set. Polled before the create it covers (as in
-    /// `join!(start, create)`), so that the server sees the addWatch first.
-    pub(crate) async fn start(self: &Arc<Self>, watches: &ParentWatches, client: &Client) -> bool {
-        // A start abandoned midway (its caller's future dropped) must not leave the
-        // registrations waiting for it hanging: it settles as unavailable.
-        struct Abandoned<'a>(Option<&'a ParentWatch>);
-        impl Drop for Abandoned<'_> {
-            fn drop(&mut self) {
-                if let Some(watch) = self.0 {
-                    *lock(&watch.state) = State::Unavailable;
-                    watch.settled.notify_waiters();
-                }
-            }
+    /// Starts the armer on `client`'s session (the caller of [`ParentWatches::acquire`] that
+    /// got [`Acquired::Start`]). True: it runs. Nodes filed before it starts wait for it.
+    pub(crate) async fn start(self: &Arc<Self>, client: &Client) -> bool {
+        let stopped = lock(&self.stopped).take();
+        if let Some(stopped) = stopped {
+            tokio::spawn(arm(
+                Arc::downgrade(self),
+                self.queue.clone(),
+                client.clone(),
+                stopped,
+            ));
         }
-        let mut abandoned = Abandoned(Some(self));
-        // Only deletions matter; the server's other events (the creates' own among them) are
-        // dropped as they arrive.
-        let deletions = client.add_watch_for(&self.parent, true, &[EventType::NodeDeleted]);
-        let state = match deletions.await {
-            Ok(watcher) => {
-                let stopped = lock(&self.stopped).take();
-                if let Some(stopped) = stopped {
-                    tokio::spawn(dispatch(Arc::downgrade(self), watcher, stopped));
-                }
-                State::Ready
-            }
-            Err(e) => {
-                if matches!(e, ZkError::Unsupported { .. }) {
-                    watches.unsupported.store(true, Ordering::Relaxed);
-                }
-                tracing::debug!(target: "zc_zk", parent = %self.parent, error = %e, "no shared watch; watching each node");
-                State::Unavailable
-            }
-        };
-        abandoned.0 = None;
-        *lock(&self.state) = state;
-        self.settled.notify_waiters();
-        state == State::Ready
+        let mut state = lock(&self.state);
+        if *state == State::Starting {
+            *state = State::Ready;
+        }
+        *state == State::Ready
     }
 
     /// Routes events on `path` to `poker` until the returned interest is dropped. (The
@@ -232,6 +229,11 @@ impl ParentWatch {
         }
     }
 
+    /// Whether any registration still wants `path` watched.
+    fn wanted(&self, path: &str) -> bool {
+        lock(&self.interests).contains_key(path)
+    }
+
     /// The tasks of `path`'s registrations (of every path, with `None`), taken out of the
     /// table's lock.
     fn pokers(&self, path: Option<&str>) -> Vec<Poker<Command>> {
@@ -249,6 +251,12 @@ impl ParentWatch {
                 .map(|(_, p)| p.clone())
                 .collect(),
         }
+    }
+
+    /// Files nodes for the armer.
+    fn file(&self, filed: impl IntoIterator<Item = Filed>) {
+        lock(&self.queue.filed).extend(filed);
+        self.queue.work.notify_one();
     }
 }
 
@@ -268,6 +276,23 @@ pub(crate) struct Interest {
     id: u64,
 }
 
+impl Interest {
+    /// Has the node watched from `zxid` on, the zxid its state was known at (`created`: the
+    /// zxid of the create that made it). False when the parent's watches are unavailable:
+    /// the registration then watches its node itself.
+    pub(crate) fn arm(&self, zxid: i64, created: bool) -> bool {
+        if *lock(&self.watch.state) == State::Unavailable {
+            return false;
+        }
+        self.watch.file([Filed {
+            path: self.path.clone(),
+            zxid,
+            created,
+        }]);
+        true
+    }
+}
+
 impl Drop for Interest {
     fn drop(&mut self) {
         let mut interests = lock(&self.watch.interests);
@@ -280,31 +305,219 @@ impl Drop for Interest {
     }
 }
 
-/// Routes the watch's events until the session ends or the last registration lets go (the
-/// watcher is then dropped, which removes the server's watch).
-async fn dispatch(
+/// Splits filed nodes into SetWatches batches, each with the zxid it is relative to: nodes
+/// whose creates took consecutive zxids go together, relative to the last one's (no other
+/// change fits between them); any other node alone, relative to its own zxid.
+fn batches(mut filed: Vec<Filed>) -> Vec<(Vec<Arc<str>>, i64)> {
+    filed.sort_by_key(|f| f.zxid);
+    let mut out: Vec<(Vec<Arc<str>>, i64)> = Vec::new();
+    let mut run_open = false;
+    for f in filed {
+        match out.last_mut() {
+            // Equal zxids: nodes of one batch filed again after a lost connection.
+            Some((paths, zxid))
+                if run_open
+                    && f.created
+                    && (f.zxid == *zxid + 1 || f.zxid == *zxid)
+                    && paths.len() < ARM_BATCH =>
+            {
+                paths.push(f.path);
+                *zxid = f.zxid;
+            }
+            _ => {
+                run_open = f.created;
+                out.push((vec![f.path], f.zxid));
+            }
+        }
+    }
+    out
+}
+
+/// The armer: arms what registrations file, in batches, and routes the watches' events,
+/// until the session ends or the last registration lets go (dropping the watches then
+/// removes them).
+async fn arm(
     watch: Weak<ParentWatch>,
-    mut watcher: PersistentWatcher,
+    queue: Arc<Queue>,
+    client: Client,
     mut stopped: oneshot::Receiver<()>,
 ) {
+    let mut watches = client.data_watches();
     loop {
         let event = tokio::select! {
             _ = &mut stopped => return,
-            event = watcher.next() => event,
+            event = watches.next() => Some(event),
+            () = queue.work.notified() => None,
         };
-        let Some(watch) = watch.upgrade() else { return };
-        match event {
-            None => {
-                // The session ended: its registrations follow the next generation.
-                *lock(&watch.state) = State::Unavailable;
+        let Some(parent) = watch.upgrade() else {
+            return;
+        };
+        if let Some(event) = event {
+            if !route(&parent, event) {
                 return;
             }
-            Some(e) if e.event_type == EventType::NodeDeleted => watch.check(Some(&e.path)),
-            // Reconnected: deletions while away were not reported.
-            Some(e) if e.event_type == EventType::None && e.state == KeeperState::SyncConnected => {
-                watch.check(None);
-            }
-            Some(_) => {}
+            continue;
         }
+        drop(parent);
+        // Gather a burst of registrations for a moment (events still routed).
+        let until = tokio::time::Instant::now() + ARM_DELAY;
+        loop {
+            tokio::select! {
+                _ = &mut stopped => return,
+                event = watches.next() => {
+                    let Some(parent) = watch.upgrade() else { return };
+                    if !route(&parent, event) {
+                        return;
+                    }
+                }
+                () = tokio::time::sleep_until(until) => break,
+            }
+        }
+        let filed = std::mem::take(&mut *lock(&queue.filed));
+        let Some(parent) = watch.upgrade() else {
+            return;
+        };
+        if !arm_filed(&parent, &client, &watches, filed).await {
+            return;
+        }
+    }
+}
+
+/// Routes one event of the watches: a node's to its registrations' tasks. False when the
+/// session has ended (its registrations follow the next generation).
+fn route(parent: &ParentWatch, event: Option<zk_session::WatchedEvent>) -> bool {
+    match event {
+        Some(e) if e.event_type != EventType::None => {
+            parent.check(Some(&e.path));
+            true
+        }
+        _ => {
+            *lock(&parent.state) = State::Unavailable;
+            false
+        }
+    }
+}
+
+/// Arms `filed` (the nodes still registered). False when the armer must end: the session
+/// ended. A batch lost with the connection is filed again, to go relative to its own zxid
+/// once reconnected; one the server refuses makes the parent's watches unavailable, and its
+/// registrations check their nodes and watch them themselves.
+async fn arm_filed(
+    parent: &ParentWatch,
+    client: &Client,
+    watches: &DataWatches,
+    filed: Vec<Filed>,
+) -> bool {
+    let filed: Vec<Filed> = filed
+        .into_iter()
+        .filter(|f| parent.wanted(&f.path))
+        .collect();
+    for (paths, zxid) in batches(filed) {
+        let names: Vec<&str> = paths.iter().map(|p| &**p).collect();
+        match watches.watch_since(&names, zxid).await {
+            Ok(()) => {}
+            Err(e) if e.is_terminal() => {
+                *lock(&parent.state) = State::Unavailable;
+                return false;
+            }
+            Err(e) if e.is_indeterminate() => {
+                tracing::debug!(target: "zc_zk", parent = %parent.parent, error = %e, "arming registration watches again after a reconnect");
+                // Filed again as one batch: its zxid is exact for every node in it.
+                parent.file(paths.into_iter().map(|path| Filed {
+                    path,
+                    zxid,
+                    created: true,
+                }));
+                let _ = client.wait_connected(Some(Duration::from_secs(30))).await;
+            }
+            Err(e) => {
+                tracing::warn!(target: "zc_zk", parent = %parent.parent, error = %e, "cannot arm registration watches; each registration watches its node");
+                *lock(&parent.state) = State::Unavailable;
+                for path in &paths {
+                    parent.check(Some(path));
+                }
+            }
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filed(path: &str, zxid: i64, created: bool) -> Filed {
+        Filed {
+            path: Arc::from(path),
+            zxid,
+            created,
+        }
+    }
+
+    fn shape(b: &[(Vec<Arc<str>>, i64)]) -> Vec<(Vec<&str>, i64)> {
+        b.iter()
+            .map(|(p, z)| (p.iter().map(|p| &**p).collect(), *z))
+            .collect()
+    }
+
+    #[test]
+    fn creates_with_consecutive_zxids_share_a_batch_relative_to_the_last() {
+        let b = batches(vec![
+            filed("/p/b", 11, true),
+            filed("/p/a", 10, true),
+            filed("/p/c", 12, true),
+        ]);
+        assert_eq!(shape(&b), [(vec!["/p/a", "/p/b", "/p/c"], 12)]);
+    }
+
+    #[test]
+    fn a_gap_in_the_zxids_starts_a_new_batch() {
+        // Zxid 12 is someone else's change: it may have touched /p/b, so /p/b cannot be
+        // armed relative to 13.
+        let b = batches(vec![
+            filed("/p/a", 10, true),
+            filed("/p/b", 11, true),
+            filed("/p/c", 13, true),
+        ]);
+        assert_eq!(shape(&b), [(vec!["/p/a", "/p/b"], 11), (vec!["/p/c"], 13)]);
+    }
+
+    #[test]
+    fn a_node_known_from_a_read_goes_alone_relative_to_its_own_zxid() {
+        let b = batches(vec![
+            filed("/p/a", 10, true),
+            filed("/p/x", 11, false),
+            filed("/p/b", 12, true),
+            filed("/p/c", 13, true),
+        ]);
+        assert_eq!(
+            shape(&b),
+            [
+                (vec!["/p/a"], 10),
+                (vec!["/p/x"], 11),
+                (vec!["/p/b", "/p/c"], 13)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_batch_filed_again_after_a_lost_connection_stays_one_batch() {
+        let b = batches(vec![
+            filed("/p/a", 11, true),
+            filed("/p/b", 11, true),
+            filed("/p/c", 12, true),
+        ]);
+        assert_eq!(shape(&b), [(vec!["/p/a", "/p/b", "/p/c"], 12)]);
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_the_limit() {
+        let many: Vec<Filed> = (0..ARM_BATCH as i64 + 3)
+            .map(|i| filed(&format!("/p/{i}"), 100 + i, true))
+            .collect();
+        let b = batches(many);
+        assert_eq!(b.len(), 2);
+        assert_eq!(b[0].0.len(), ARM_BATCH);
+        assert_eq!(b[1].0.len(), 3);
     }
 }

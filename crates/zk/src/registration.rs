@@ -228,7 +228,7 @@ impl ZooKeeper {
                 } else {
                     create_initial(&self.shared, &generation.client, target, true)
                         .await
-                        .map(NodeWatch::Node)
+                        .map(|c| NodeWatch::Node(c.watcher))
                 };
                 let unresolved = matches!(&created, Err(e) if e.is_no_node()
                     || matches!(e, Error::ZooKeeper(ZkError::InvalidPath { .. })));
@@ -429,9 +429,9 @@ enum NodeWatch {
     Parent(Interest),
 }
 
-/// The first creation under the shared parent watch (see `parent_watch`): the watch is set,
-/// or its addWatch sent, before the create, so every later deletion of the node is seen.
-/// Falls back to a watch on the node where the parent's cannot be set.
+/// The first creation under the parent's watches (see `parent_watch`): the node is filed
+/// for arming, relative to the zxid of its create, so every later deletion of the node is
+/// seen. Falls back to a watch on the node where the parent's watches are unavailable.
 async fn create_watched(
     shared: &Shared,
     generation: &Generation,
@@ -440,34 +440,44 @@ async fn create_watched(
 ) -> Result<NodeWatch> {
     let client = &generation.client;
     let (parent, _) = split(target.path);
-    match shared
+    let watch = match shared
         .parent_watches
         .acquire(generation.number, parent)
         .await
     {
-        Acquired::Unavailable => create_initial(shared, client, target, true)
-            .await
-            .map(NodeWatch::Node),
-        Acquired::Ready(watch) => {
-            let interest = watch.watch_node(target.path, poker());
-            create_initial(shared, client, target, false).await?;
-            Ok(NodeWatch::Parent(interest))
+        Acquired::Unavailable => {
+            return create_initial(shared, client, target, true)
+                .await
+                .map(|c| NodeWatch::Node(c.watcher));
         }
+        Acquired::Ready(watch) => watch,
         Acquired::Start(watch) => {
-            let interest = watch.watch_node(target.path, poker());
-            // The addWatch goes out first (join! polls in order), then the create.
-            let (started, created) = tokio::join!(
-                watch.start(&shared.parent_watches, client),
-                create_initial(shared, client, target, false)
-            );
-            created?;
-            Ok(if started {
-                NodeWatch::Parent(interest)
-            } else {
-                NodeWatch::Node(None)
-            })
+            if !watch.start(client).await {
+                return create_initial(shared, client, target, true)
+                    .await
+                    .map(|c| NodeWatch::Node(c.watcher));
+            }
+            watch
         }
-    }
+    };
+    let interest = watch.watch_node(target.path, poker());
+    let created = create_initial(shared, client, target, false).await?;
+    Ok(if interest.arm(created.zxid, created.fresh) {
+        NodeWatch::Parent(interest)
+    } else {
+        // The task sets a watch of its own on the node first.
+        NodeWatch::Node(None)
+    })
+}
+
+/// A node [`create_initial`] made or adopted.
+struct Created {
+    /// Its watch, when one was asked for and could be set.
+    watcher: Option<zk_session::OneshotWatcher>,
+    /// The zxid its state was known at: its create's, or its `mzxid` when adopted.
+    zxid: i64,
+    /// Made by this create (`zxid` is the create's).
+    fresh: bool,
 }
 
 /// The first creation: errors go to the caller. With `watch_node`, an exists watch on the node
@@ -477,7 +487,7 @@ async fn create_initial(
     client: &Client,
     target: Target<'_>,
     watch_node: bool,
-) -> Result<Option<zk_session::OneshotWatcher>> {
+) -> Result<Created> {
     let Target {
         path,
         data,
@@ -497,8 +507,8 @@ async fn create_initial(
             (client.create(path, data, create).await, None)
         };
         match created {
-            Ok(_) => {
-                return Ok(match checked {
+            Ok((_, stat)) => {
+                let watcher = match checked {
                     Some(Ok(Some((stat, watcher))))
                         if stat.ephemeral_owner == client.session_id() =>
                     {
@@ -507,6 +517,11 @@ async fn create_initial(
                     // Already gone or replaced, or the exists was lost (or not sent): the
                     // node's task looks again.
                     _ => None,
+                };
+                return Ok(Created {
+                    watcher,
+                    zxid: stat.czxid,
+                    fresh: true,
                 });
             }
             Err(ZkError::NodeExists) => {}
@@ -529,7 +544,11 @@ async fn create_initial(
         };
         let owner = stat.ephemeral_owner;
         if owner != 0 && owner == client.session_id() {
-            return Ok(Some(watcher));
+            return Ok(Created {
+                watcher: Some(watcher),
+                zxid: stat.mzxid,
+                fresh: false,
+            });
         }
         if shared.is_previous_session(owner) && delete_node(client, path).await.is_ok() {
             continue;
@@ -678,6 +697,13 @@ impl NodeTask {
                     Ok((Some(stat), w)) if stat.ephemeral_owner == client.session_id() => {
                         watcher = w;
                         check_due = false;
+                        // Watched again from what was just seen (the watch fired, or this
+                        // is a new session's node).
+                        if interest.as_ref().is_some_and(|i| !i.arm(stat.mzxid, false)) {
+                            // The parent's watches are unavailable: watch the node itself.
+                            interest = None;
+                            continue;
+                        }
                     }
                     Ok((_, _)) => {
                         // Gone, or not ours, while our session lives: someone removed it.
@@ -799,7 +825,7 @@ impl NodeTask {
         {
             Acquired::Ready(watch) => watch,
             Acquired::Start(watch) => {
-                if !watch.start(watches, &generation.client).await {
+                if !watch.start(&generation.client).await {
                     return None;
                 }
                 watch

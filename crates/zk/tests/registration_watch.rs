@@ -1,7 +1,7 @@
-//! How registrations notice their nodes' deletion, against a real ZooKeeper server (3.8): the
-//! shared persistent recursive watch on the parent (the default; `SharedWatch::Always` here)
-//! and a watch per node (`SharedWatch::Never`), including deletions made while the client was
-//! disconnected, which persistent watches get no catch-up for.
+//! How registrations notice their nodes' deletion, against a real ZooKeeper server (3.8): data
+//! watches on the nodes armed in batches with SetWatches (the default; `SharedWatch::Always`
+//! here) and an exists watch sent with each create (`SharedWatch::Never`), including deletions
+//! made while the client was disconnected.
 
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use zc_zk::zk_session::{self, CreateOptions, SessionState, WatcherType};
 use zc_zk::{
     PropertyMap, RegisterOptions, RegistrationStatus, SharedWatch, ZooKeeper, ZooKeeperOptions,
 };
-use zk_testkit::{FaultProxy, shared_server, unique_path};
+use zk_testkit::{FaultProxy, Recording, shared_server, unique_path};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -52,9 +52,21 @@ async fn server_watches(zk: &ZooKeeper, path: &str, kind: WatcherType) -> bool {
     }
 }
 
+/// Waits until the server holds a data watch on `node` for `zk`'s session (armed a moment
+/// after the registration), by asking it, within the deadline.
+async fn wait_armed(zk: &ZooKeeper, node: &str) {
+    tokio::time::timeout(WAIT, async {
+        while !server_watches(zk, node, WatcherType::Data).await {}
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{node} watched"));
+}
+
 #[tokio::test]
-async fn registrations_under_one_parent_share_one_watch_and_each_notices_its_own_deletion() {
-    let zk = connect_to(&shared_server().connect_string()).await;
+async fn registrations_are_their_creates_alone_and_each_notices_its_own_deletion() {
+    let recording = Recording::default();
+    let proxy = FaultProxy::with_recording(shared_server().addr(), recording.clone()).unwrap();
+    let zk = connect_to(&proxy.connect_string()).await;
     let path = parent(&zk, "sharedwatch").await;
     let mut regs = Vec::new();
     for port in 1..=3 {
@@ -69,13 +81,25 @@ async fn registrations_under_one_parent_share_one_watch_and_each_notices_its_own
             .unwrap();
         regs.push(r);
     }
-    assert!(server_watches(&zk, &path, WatcherType::Any).await);
     for r in &regs {
-        assert!(
-            !server_watches(&zk, &r.paths()[0], WatcherType::Data).await,
-            "no watch per node"
-        );
+        wait_armed(&zk, &r.paths()[0]).await;
     }
+    assert!(
+        !server_watches(&zk, &path, WatcherType::Any).await,
+        "none on the parent"
+    );
+    // A create each and SetWatches (at most one per registration; one for all three when
+    // nothing else wrote in between): no exists, no addWatch.
+    let ops = recording.request_ops();
+    const EXISTS: i32 = 3;
+    const SET_WATCHES: i32 = 101;
+    const ADD_WATCH: i32 = 106;
+    let arming = ops.iter().filter(|&&op| op == SET_WATCHES).count();
+    assert!((1..=3).contains(&arming), "{ops:?}");
+    assert!(
+        !ops.contains(&EXISTS) && !ops.contains(&ADD_WATCH),
+        "{ops:?}"
+    );
     let other = connect_to(&shared_server().connect_string()).await;
     other
         .client()
@@ -170,7 +194,7 @@ async fn a_deletion_while_disconnected_is_noticed_after_the_reconnect() {
 }
 
 #[tokio::test]
-async fn the_shared_watch_goes_with_the_last_registration_under_its_parent() {
+async fn a_registration_after_the_last_under_its_parent_went_is_watched_again() {
     let zk = connect_to(&shared_server().connect_string()).await;
     let path = parent(&zk, "watchgoes").await;
     let a = zk
@@ -182,6 +206,9 @@ async fn the_shared_watch_goes_with_the_last_registration_under_its_parent() {
         )
         .await
         .unwrap();
+    wait_armed(&zk, &a.paths()[0]).await;
+    a.unregister().await.unwrap();
+    // The parent's armer ended with its last registration; a new one starts another.
     let b = zk
         .register_server_with(
             &path,
@@ -191,37 +218,68 @@ async fn the_shared_watch_goes_with_the_last_registration_under_its_parent() {
         )
         .await
         .unwrap();
-    a.unregister().await.unwrap();
-    zk.client().sync("/").await.unwrap();
-    assert!(server_watches(&zk, &path, WatcherType::Any).await);
-    b.unregister().await.unwrap();
-    tokio::time::timeout(WAIT, async {
-        while server_watches(&zk, &path, WatcherType::Any).await {
-            zk.client().sync("/").await.unwrap();
-        }
-    })
-    .await
-    .expect("the parent watch is removed");
-    // A new registration sets it again.
-    let c = zk
-        .register_server_with(
-            &path,
-            ("h", 3),
-            PropertyMap::new(),
-            options(SharedWatch::Always),
-        )
+    wait_armed(&zk, &b.paths()[0]).await;
+    let other = connect_to(&shared_server().connect_string()).await;
+    other.client().delete(&b.paths()[0], None).await.unwrap();
+    b.wait_for_status(WAIT, |s| *s == RegistrationStatus::Removed)
         .await
         .unwrap();
-    assert!(server_watches(&zk, &path, WatcherType::Any).await);
-    drop(c);
+    other.close().await;
     zk.close().await;
 }
 
 #[tokio::test]
-async fn by_default_registrations_share_the_parent_watch_beside_views_of_the_parent() {
-    // ZOOKEEPER-4466: before 3.9 the server keeps one watch mode per path and session, so
-    // the session must keep the recursive watch, the view's children watch (set before it)
-    // and the properties view's data watch (set after it) from replacing each other.
+async fn a_node_deleted_before_its_watch_is_armed_is_still_noticed() {
+    let zk = connect_to(&shared_server().connect_string()).await;
+    let other = connect_to(&shared_server().connect_string()).await;
+    let path = parent(&zk, "beforearmed").await;
+    let r = zk
+        .register_server(&path, ("h", 1), PropertyMap::new())
+        .await
+        .unwrap();
+    // At once: the arming waits a moment to gather registrations, so this comes first.
+    other.client().delete(&r.paths()[0], None).await.unwrap();
+    r.wait_for_status(WAIT, |s| *s == RegistrationStatus::Removed)
+        .await
+        .unwrap();
+    other.close().await;
+    zk.close().await;
+}
+
+#[tokio::test]
+async fn a_node_replaced_before_its_watch_is_armed_ends_removed() {
+    // Armed relative to the create's zxid, the watch reports the replacement at once (the
+    // new node's mzxid is later); armed relative to anything later, it would not.
+    let zk = connect_to(&shared_server().connect_string()).await;
+    let other = connect_to(&shared_server().connect_string()).await;
+    let path = parent(&zk, "beforearmedreplaced").await;
+    let r = zk
+        .register_server(&path, ("h", 1), PropertyMap::new())
+        .await
+        .unwrap();
+    let node = r.paths()[0].clone();
+    other.client().delete(&node, None).await.unwrap();
+    other
+        .client()
+        .create(&node, b"{}", &CreateOptions::ephemeral())
+        .await
+        .unwrap();
+    r.wait_for_status(WAIT, |s| *s == RegistrationStatus::Removed)
+        .await
+        .unwrap();
+    let stat = other.client().exists(&node).await.unwrap().unwrap();
+    assert_eq!(
+        stat.ephemeral_owner,
+        other.session_id(),
+        "theirs is left alone"
+    );
+    other.close().await;
+    zk.close().await;
+}
+
+#[tokio::test]
+async fn by_default_registrations_watch_their_nodes_beside_views_of_the_parent() {
+    // The registrations' watches are on their nodes; the views' on the parent.
     let zk = connect_to(&shared_server().connect_string()).await;
     let path = parent(&zk, "defaultwatch").await;
     let view = zk.children(&path).await.unwrap();
@@ -236,9 +294,8 @@ async fn by_default_registrations_share_the_parent_watch_beside_views_of_the_par
         .await
         .unwrap();
     view.wait_for(WAIT, |n| n.len() == 2).await.unwrap();
-    // Shared: no watch of the node's own.
-    assert!(!server_watches(&zk, &a.paths()[0], WatcherType::Data).await);
-    assert!(!server_watches(&zk, &b.paths()[0], WatcherType::Data).await);
+    wait_armed(&zk, &a.paths()[0]).await;
+    wait_armed(&zk, &b.paths()[0]).await;
     let other = connect_to(&shared_server().connect_string()).await;
     other.client().delete(&b.paths()[0], None).await.unwrap();
     b.wait_for_status(WAIT, |s| *s == RegistrationStatus::Removed)
@@ -273,7 +330,7 @@ async fn a_registration_abandoned_while_setting_the_shared_watch_does_not_hang_t
         PropertyMap::new(),
         options(SharedWatch::Always),
     ));
-    // One poll: it starts the parent's watch (the addWatch is sent) and waits for the server.
+    // One poll: it starts the parent's armer, sends its create and waits for the server.
     assert!(
         tokio::time::timeout(Duration::ZERO, &mut first)
             .await
@@ -292,7 +349,7 @@ async fn a_registration_abandoned_while_setting_the_shared_watch_does_not_hang_t
             .await
         })
     };
-    // The second waits for the first's watch; then the first is abandoned.
+    // The second goes on beside the first; then the first is abandoned.
     tokio::task::yield_now().await;
     drop(first);
     let second = tokio::time::timeout(WAIT, second)
@@ -342,7 +399,7 @@ async fn idle_shared_registrations_hold_no_task_each_and_still_follow_a_new_sess
                 .unwrap(),
         );
     }
-    // The shared watch's dispatch task is all that a parent's registrations add.
+    // The parent's armer is all that a parent's registrations add.
     let added = alive_tasks().saturating_sub(before);
     assert!(added <= 2, "{added} tasks for {N} idle registrations");
 

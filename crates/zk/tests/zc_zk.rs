@@ -9,7 +9,7 @@ use zc_zk::zk_session::{self, ACL, CreateOptions, Id, Perms, WatcherType};
 use zc_zk::{
     Change, Error, PropertyMap, RegisterOptions, RegistrationStatus, ZooKeeper, ZooKeeperOptions,
 };
-use zk_testkit::{FaultProxy, shared_server, unique_path};
+use zk_testkit::{FaultProxy, Recording, shared_server, unique_path};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -722,40 +722,6 @@ async fn authentication_is_carried_into_the_session_after_an_expiry() {
     ));
     stranger.close().await;
     zk.close().await;
-}
-
-/// Where a recording proxy writes its JSON lines, readable by the test.
-#[derive(Clone, Default)]
-struct Recording(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Recording {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Recording {
-    /// The op code of every request recorded: each connection's client frames after its
-    /// first (the ConnectRequest), read at bytes 8..12 (length, xid, type).
-    fn request_ops(&self) -> Vec<i32> {
-        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-        let mut seen_connect = std::collections::HashSet::new();
-        let mut ops = Vec::new();
-        for line in text.lines() {
-            let frame: Value = serde_json::from_str(line).unwrap();
-            if frame["dir"] != "c2s" || seen_connect.insert(frame["conn"].as_u64().unwrap()) {
-                continue;
-            }
-            let hex = frame["hex"].as_str().unwrap();
-            ops.push(i32::from_str_radix(&hex[16..24], 16).unwrap());
-        }
-        ops
-    }
 }
 
 #[tokio::test]
