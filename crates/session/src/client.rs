@@ -125,6 +125,8 @@ impl DataWatches {
     /// `mzxid` as just read, or the `czxid` of the last of nodes just created by consecutive
     /// zxids.
     ///
+    /// The table of watches shares the paths' strings with the caller.
+    ///
     /// The watches are filed before the request goes, so an immediate event is never missed.
     /// On an error (a lost connection among others) whether the server set them is unknown:
     /// send the same paths again with the same `since`, which is harmless when they were
@@ -134,7 +136,7 @@ impl DataWatches {
     /// [`Error::InvalidPath`]; [`Error::InvalidArgument`] when the paths exceed one
     /// SetWatches ([`SET_WATCHES_MAX_LENGTH`](crate::session::SET_WATCHES_MAX_LENGTH)
     /// characters); [`Error::Closed`]; the connection errors.
-    pub async fn watch_since(&self, paths: &[&str], since: i64) -> Result<()> {
+    pub async fn watch_since(&self, paths: &[Arc<str>], since: i64) -> Result<()> {
         let mut length = 0;
         for path in paths {
             validate_path(path, false)?;
@@ -165,7 +167,7 @@ impl DataWatches {
         commands
             .send(Command::ArmWatches {
                 id: self.id,
-                paths: paths.iter().map(|p| Arc::from(*p)).collect(),
+                paths: paths.to_vec(),
                 request,
                 pending: Pending { reply, watch: None },
             })

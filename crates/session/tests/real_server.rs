@@ -618,10 +618,8 @@ async fn data_watches_arm_many_nodes_in_one_request_and_report_changes_since_the
     assert!(a.czxid < since && d.czxid > since);
     c.delete("/c", None).await.unwrap();
     let mut watches = c.data_watches();
-    watches
-        .watch_since(&["/a", "/b", "/c", "/d"], since)
-        .await
-        .unwrap();
+    let paths: Vec<std::sync::Arc<str>> = ["/a", "/b", "/c", "/d"].map(Into::into).into();
+    watches.watch_since(&paths, since).await.unwrap();
     // The changes since `since` fired at once, before the reply: their events are there.
     let mut early = [
         watches.try_next().expect("an immediate event"),
@@ -680,7 +678,10 @@ async fn dropped_data_watches_are_removed_from_the_server() {
         .await
         .unwrap();
     let watches = c.data_watches();
-    watches.watch_since(&["/n"], stat.mzxid).await.unwrap();
+    watches
+        .watch_since(&["/n".into()], stat.mzxid)
+        .await
+        .unwrap();
     assert_eq!(c.check_watches("/n", WatcherType::Data).await, Ok(()));
     drop(watches);
     // The removal goes before this check on the same connection.
@@ -693,13 +694,15 @@ async fn dropped_data_watches_are_removed_from_the_server() {
 async fn data_watches_refuse_bad_paths_before_sending() {
     let c = client().await;
     let watches = c.data_watches();
-    let refused = watches.watch_since(&["/ok", "no-slash"], 0).await;
+    let refused = watches
+        .watch_since(&["/ok".into(), "no-slash".into()], 0)
+        .await;
     assert!(
         matches!(refused, Err(Error::InvalidPath { .. })),
         "{refused:?}"
     );
     let long = format!("/{}", "x".repeat(1000));
-    let many: Vec<&str> = std::iter::repeat_n(long.as_str(), 200).collect();
+    let many: Vec<std::sync::Arc<str>> = std::iter::repeat_n(long.as_str().into(), 200).collect();
     let refused = watches.watch_since(&many, 0).await;
     assert!(
         matches!(refused, Err(Error::InvalidArgument(_))),

@@ -413,8 +413,7 @@ async fn arm_filed(
         .filter(|f| parent.wanted(&f.path))
         .collect();
     for (paths, zxid) in batches(filed) {
-        let names: Vec<&str> = paths.iter().map(|p| &**p).collect();
-        match watches.watch_since(&names, zxid).await {
+        match watches.watch_since(&paths, zxid).await {
             Ok(()) => {}
             Err(e) if e.is_terminal() => {
                 *lock(&parent.state) = State::Unavailable;

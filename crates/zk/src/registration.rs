@@ -46,40 +46,36 @@ pub struct RegisterOptions {
     /// session to go away (a previous run of this process whose session has not expired yet)
     /// before failing with [`Error::RegistrationConflict`]. Default: zero, fail at once.
     pub wait_for_conflict: Duration,
-    /// Whether the handle's registrations under one parent share one persistent recursive
-    /// watch on it instead of a watch per node. Default: [`SharedWatch::Auto`].
+    /// Whether a registration's watch on its node is armed in batches with the handle's
+    /// other registrations (its create alone on the wire) instead of an exists sent with
+    /// each create. Default: [`SharedWatch::Auto`].
     pub shared_watch: SharedWatch,
 }
 
 /// How registrations watch their nodes ([`RegisterOptions::shared_watch`]).
 ///
-/// A shared watch halves the requests a registration costs (its create alone, no exists
-/// watch with it) and the server's watches, and the process then also hears of other
-/// processes' nodes under that parent (one small event each; with thousands of registrants
-/// under one parent, prefer [`SharedWatch::Never`]). It lives beside the session's other
-/// watches on the parent on every server: before ZooKeeper 3.9 a session holds one watch mode
-/// per path (ZOOKEEPER-4466), and zk-session keeps the recursive watch, a
-/// [`Children`](crate::Children) view's children watch and a
-/// [`Properties`](crate::Properties) view's data watch on the same parent from replacing each
-/// other there (`zk_session`'s `watch_modes`). One combination stays out of reach before 3.9:
-/// a non-recursive persistent watch ([`Client::add_watch`](zk_session::Client::add_watch)
-/// without `recursive`) that the same session sets on the parent.
+/// Every registration keeps a one-shot data watch on its node, so that a node deleted by
+/// someone else is noticed. Shared (the default), the watch is not set by a request of the
+/// registration's own: the handle gathers the nodes it created for a few milliseconds and
+/// sets their watches with one SetWatches relative to their creates' zxid, so that a change
+/// in between is reported at once. A registration is then its create alone, and nothing
+/// else is watched: no watch on the parent, no event for other processes' nodes under it.
+/// With [`SharedWatch::Never`], each create goes with an exists that sets the node's watch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SharedWatch {
-    /// Shared on servers with addWatch (3.6+), a watch per node on older ones.
+    /// Batched (every server version has SetWatches).
     #[default]
     Auto,
-    /// The same as `Auto` (which shared on 3.9+ only until the session coordinated watch
-    /// modes itself); kept for callers that name it.
+    /// The same as `Auto`; kept for callers that name it.
     Always,
-    /// A watch per node.
+    /// An exists watch sent with each create.
     Never,
 }
 
 impl SharedWatch {
-    /// Whether to share (where the server has addWatch; `ParentWatches` falls back to a watch
-    /// per node where it has not).
+    /// Whether to batch (`ParentWatches` falls back to a watch per node where the server
+    /// refuses the batched watches).
     fn applies(self) -> bool {
         !matches!(self, SharedWatch::Never)
     }
@@ -199,12 +195,11 @@ impl ZooKeeper {
             wait_for_conflict,
             shared_watch,
         } = options;
-        // One set of create options for every node of this call and their tasks.
-        let create = Arc::new(CreateOptions {
-            mode: CreateMode::Ephemeral,
-            acl,
-            ttl: None,
-        });
+        // One set of create options for every node of this call and their tasks (with the
+        // default ACL, one for the whole process).
+        let create = create_options(acl);
+        // Held by the node's task for as long as it lives: no spare capacity.
+        data.shrink_to_fit();
         let names = address.names();
         if names.iter().any(|n| n.is_empty() || n.contains('/')) {
             return Err(Error::InvalidAddress(format!("{address:?}")));
@@ -403,6 +398,32 @@ async fn delete_if_ours(client: &Client, path: &str) -> Result<()> {
             }
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// Ephemeral create options with `acl`: for the default ACL (nearly every registration), one
+/// shared by the whole process.
+fn create_options(acl: Vec<ACL>) -> Arc<CreateOptions> {
+    static DEFAULT: OnceLock<Arc<CreateOptions>> = OnceLock::new();
+    let make = |acl| {
+        Arc::new(CreateOptions {
+            mode: CreateMode::Ephemeral,
+            acl,
+            ttl: None,
+        })
+    };
+    let default = match acl.as_slice() {
+        [only] => {
+            only.perms == zk_session::Perms::READ
+                && only.id.scheme.as_deref() == Some("world")
+                && only.id.id.as_deref() == Some("anyone")
+        }
+        _ => false,
+    };
+    if default {
+        DEFAULT.get_or_init(|| make(acl)).clone()
+    } else {
+        make(acl)
     }
 }
 
@@ -1014,5 +1035,23 @@ impl Lingering {
 impl node_link::Resume for Lingering {
     fn resume(self: Box<Self>) {
         Lingering::answer(self.commands);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registrations_with_the_default_acl_share_one_set_of_create_options() {
+        let a = create_options(RegisterOptions::default().acl);
+        let b = create_options(ACL::read_unsafe());
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.mode, CreateMode::Ephemeral);
+        assert_eq!(a.acl, ACL::read_unsafe());
+        let open = create_options(ACL::open_unsafe());
+        assert!(!Arc::ptr_eq(&a, &open));
+        assert_eq!(open.acl, ACL::open_unsafe());
+        assert_eq!(open.mode, CreateMode::Ephemeral);
     }
 }
