@@ -109,37 +109,102 @@ impl Drop for WatchGuard {
 #[derive(Debug)]
 pub struct DataWatches {
     rx: mpsc::UnboundedReceiver<WatchedEvent>,
+    arming: DataWatchArming,
+}
+
+/// What arms a [`DataWatches`] set's watches ([`DataWatches::arming`]): a cheap `Clone`, for
+/// code that arms watches while another part of the program reads the set's events.
+#[derive(Debug, Clone)]
+pub struct DataWatchArming {
     id: WatcherId,
     commands: mpsc::WeakUnboundedSender<Command>,
     chroot: Chroot,
 }
 
+/// A SetWatches sent by [`DataWatchArming::send`]: resolves with the server's reply.
+#[derive(Debug)]
+pub struct Armed(oneshot::Receiver<Result<Reply>>);
+
+impl std::future::Future for Armed {
+    type Output = Result<()>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|reply| {
+            let reply = reply.map_err(|_| Error::Closed)??;
+            if reply.err.is_ok() {
+                Ok(())
+            } else {
+                Err(Error::from_code(reply.err))
+            }
+        })
+    }
+}
+
 impl DataWatches {
     /// Sets a data watch on each of `paths` in one SetWatches request, as though each node
-    /// had been read at zxid `since`: a node deleted since is reported at once with
-    /// NodeDeleted, one changed since (its `mzxid` above `since`) with NodeDataChanged; the
-    /// others are watched from now on.
+    /// had been read at zxid `since` (see [`DataWatchArming::send`]).
+    ///
+    /// # Errors
+    /// As [`DataWatchArming::send`], and the connection errors.
+    pub async fn watch_since(&self, paths: &[Arc<str>], since: i64) -> Result<()> {
+        self.arming.send(paths, since)?.await
+    }
+
+    /// What arms this set's watches, apart from the set (whose events stay here).
+    pub fn arming(&self) -> DataWatchArming {
+        self.arming.clone()
+    }
+
+    /// The next event: a node's (NodeDataChanged or NodeDeleted, with its path), or the
+    /// session's end (type `None` and the terminal state), after which there is none
+    /// (`None`).
+    pub async fn next(&mut self) -> Option<WatchedEvent> {
+        self.rx.recv().await
+    }
+
+    /// The next event if one has arrived, without waiting.
+    pub fn try_next(&mut self) -> Option<WatchedEvent> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl DataWatchArming {
+    /// Sends, at once, one SetWatches request that sets a data watch on each of `paths` as
+    /// though each node had been read at zxid `since`: a node deleted since is reported at
+    /// once with NodeDeleted, one changed since (its `mzxid` above `since`) with
+    /// NodeDataChanged; the others are watched from now on. Sent before anything the caller
+    /// sends after this call returns; await the returned [`Armed`] for the reply.
     ///
     /// `since` must be a zxid at which the caller knew each node's state, with no change to
     /// any of them between the zxid it knew the node at and `since`: for example a node's
     /// `mzxid` as just read, or the `czxid` of the last of nodes just created by consecutive
     /// zxids.
     ///
-    /// The table of watches shares the paths' strings with the caller.
-    ///
-    /// The watches are filed before the request goes, so an immediate event is never missed.
-    /// On an error (a lost connection among others) whether the server set them is unknown:
-    /// send the same paths again with the same `since`, which is harmless when they were
-    /// set.
+    /// The table of watches shares the paths' strings with the caller. The watches are
+    /// filed before the request goes, so an immediate event is never missed. On an error
+    /// (a lost connection among others) whether the server set them is unknown: send the
+    /// same paths again with the same `since`, which is harmless when they were set.
     ///
     /// # Errors
-    /// [`Error::InvalidPath`]; [`Error::InvalidArgument`] when the paths exceed one
-    /// SetWatches ([`SET_WATCHES_MAX_LENGTH`](crate::session::SET_WATCHES_MAX_LENGTH)
-    /// characters); [`Error::Closed`]; the connection errors.
-    pub async fn watch_since(&self, paths: &[Arc<str>], since: i64) -> Result<()> {
+    /// [`Error::InvalidPath`] for a path that does not start with `/`;
+    /// [`Error::InvalidArgument`] when the paths exceed one SetWatches
+    /// ([`SET_WATCHES_MAX_LENGTH`](crate::session::SET_WATCHES_MAX_LENGTH) characters);
+    /// [`Error::Closed`].
+    pub fn send(&self, paths: &[Arc<str>], since: i64) -> Result<Armed> {
+        // Only what the encoding needs is checked here (these are usually the paths of
+        // nodes just created or read, whose full check was made then): a path that breaks
+        // ZooKeeper's other rules names no node, and its watch reports NodeDeleted at once.
         let mut length = 0;
         for path in paths {
-            validate_path(path, false)?;
+            if !path.starts_with('/') {
+                return Err(Error::InvalidPath {
+                    path: path.to_string(),
+                    reason: "path must start with /",
+                });
+            }
             length += path.len();
         }
         if length > crate::session::SET_WATCHES_MAX_LENGTH {
@@ -172,31 +237,14 @@ impl DataWatches {
                 pending: Pending { reply, watch: None },
             })
             .map_err(|_| Error::Closed)?;
-        drop(commands);
-        let reply = rx.await.map_err(|_| Error::Closed)??;
-        if !reply.err.is_ok() {
-            return Err(Error::from_code(reply.err));
-        }
-        Ok(())
-    }
-
-    /// The next event: a node's (NodeDataChanged or NodeDeleted, with its path), or the
-    /// session's end (type `None` and the terminal state), after which there is none
-    /// (`None`).
-    pub async fn next(&mut self) -> Option<WatchedEvent> {
-        self.rx.recv().await
-    }
-
-    /// The next event if one has arrived, without waiting.
-    pub fn try_next(&mut self) -> Option<WatchedEvent> {
-        self.rx.try_recv().ok()
+        Ok(Armed(rx))
     }
 }
 
 impl Drop for DataWatches {
     fn drop(&mut self) {
-        if let Some(commands) = self.commands.upgrade() {
-            let _ = commands.send(Command::RemoveDataWatcher { id: self.id });
+        if let Some(commands) = self.arming.commands.upgrade() {
+            let _ = commands.send(Command::RemoveDataWatcher { id: self.arming.id });
         }
     }
 }
@@ -827,9 +875,11 @@ impl Client {
         });
         DataWatches {
             rx,
-            id,
-            commands: self.inner.commands.downgrade(),
-            chroot: self.inner.chroot.clone(),
+            arming: DataWatchArming {
+                id,
+                commands: self.inner.commands.downgrade(),
+                chroot: self.inner.chroot.clone(),
+            },
         }
     }
 

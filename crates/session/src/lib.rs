@@ -22,7 +22,9 @@ pub mod timers;
 pub mod tls;
 pub mod watches;
 
-pub use client::{Client, DataWatches, OneshotWatcher, PersistentWatcher, SessionEvents};
+pub use client::{
+    Armed, Client, DataWatchArming, DataWatches, OneshotWatcher, PersistentWatcher, SessionEvents,
+};
 pub use config::{ConnectString, HostPort, ReadCoalescing, SessionConfig};
 pub use error::{Error, Result};
 pub use event::{SessionEvent, SessionState};

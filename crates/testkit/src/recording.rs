@@ -63,6 +63,19 @@ impl Recording {
     }
 }
 
+impl Recording {
+    /// How many watch notifications (server frames with xid -1) were recorded so far.
+    pub fn notifications(&self) -> usize {
+        let bytes = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|line| field(line, "dir") == Some("s2c"))
+            .filter_map(|line| field(line, "hex").and_then(|hex| hex.get(8..16)))
+            .filter(|xid| *xid == "ffffffff")
+            .count()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,9 +90,11 @@ mod tests {
             r#"{"conn": 0, "dir": "s2c", "hex": "0000001000000001000000090000"}"#,
             r#"{"conn": 1, "dir": "c2s", "hex": "0000002c000000000000000000"}"#,
             r#"{"conn": 1, "dir": "c2s", "hex": "00000010fffffff8000000650000"}"#,
+            r#"{"conn": 1, "dir": "s2c", "hex": "00000010ffffffffffffffffffffffff0000000000000003"}"#,
         ] {
             writeln!(r, "{line}").unwrap();
         }
         assert_eq!(r.request_ops(), [3, 101]);
+        assert_eq!(r.notifications(), 1);
     }
 }

@@ -8,37 +8,47 @@
 //! it, the registration's own included, and for every other process's node too.
 //!
 //! Here a registration is its create alone. It files the node's path with the `czxid` its
-//! create returned ([`Interest::arm`]), and a task per parent and session (the armer) gathers
-//! what was filed for [`ARM_DELAY`] and arms it with one SetWatches
+//! create returned ([`Interest::arm`]), and the filed nodes are armed with one SetWatches
 //! ([`zk_session::DataWatches`]) relative to a zxid: a node deleted or changed since is
 //! reported at once, so nothing that happens before the watch is set is missed. One request
 //! covers the nodes whose creates took consecutive zxids (nothing else can have touched any
 //! of them in between, so the last one's zxid is exact for all); any other node goes in a
 //! request of its own, relative to the zxid it was known at.
 //!
-//! A watch's event is routed by path to the registration's task, which checks its node (and
-//! files it again when it is still its own). The session re-arms the watches after a
-//! reconnect with its last zxid, so a deletion while disconnected is reported then; a batch
-//! whose SetWatches was lost with a connection is sent again, relative to its own zxid.
-//! `RegisterOptions::shared_watch` turns this off for an exists watch per node.
+//! When [`ARM_EAGER`] nodes are filed, the registration that filed the last sends their
+//! SetWatches itself, at once: it then shares a write with that registration's next request
+//! and costs no wake-up of its own. Fewer are armed by a task per parent and session (the
+//! armer) [`ARM_DELAY`] after the first of them was filed. The armer also reads the replies
+//! (a batch lost with a connection is filed again, to go relative to its own zxid once
+//! reconnected) and routes the watches' events by path to the registrations' tasks, which
+//! check their node and file it again when it is still theirs. The session re-arms the
+//! watches after a reconnect with its last zxid, so a deletion while disconnected is
+//! reported then. `RegisterOptions::shared_watch` turns this off for an exists watch per
+//! node.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use smallvec::SmallVec;
-use tokio::sync::{Notify, oneshot};
-use zk_session::{Client, DataWatches, EventType};
+use tokio::sync::{Notify, mpsc, oneshot};
+use zk_session::{Armed, Client, DataWatchArming, DataWatches, EventType};
 
 use crate::node_link::Poker;
 use crate::registration::Command;
 
-/// How long the armer gathers filed nodes before arming them: a burst of registrations
-/// shares one SetWatches, and a deletion in that time is still reported (at the arming).
-pub(crate) const ARM_DELAY: Duration = Duration::from_millis(5);
+/// How long the armer waits before arming fewer than [`ARM_EAGER`] filed nodes: a burst of
+/// registrations shares one SetWatches, and a deletion in that time is still reported (at
+/// the arming).
+pub(crate) const ARM_DELAY: Duration = Duration::from_millis(20);
 
-/// The most paths in one SetWatches (well below its size limit for any path).
-const ARM_BATCH: usize = 512;
+/// How many filed nodes the registration that files the last arms at once.
+const ARM_EAGER: usize = 32;
+
+/// The most paths in one SetWatches (well below its size limit for paths of up to 400
+/// characters).
+const ARM_BATCH: usize = 256;
 
 /// One parent path's watches, each with its session generation.
 type Generations = Vec<(u64, Weak<ParentWatch>)>;
@@ -83,6 +93,14 @@ struct Filed {
     created: bool,
 }
 
+/// A SetWatches on its way: its nodes and zxid (to send again if the connection drops), and
+/// its reply.
+struct Sent {
+    paths: Vec<Arc<str>>,
+    zxid: i64,
+    armed: Armed,
+}
+
 /// The nodes waiting to be armed, and the armer's wake-up: held by the armer, which holds its
 /// parent's watch only weakly (so that the last registration's going ends it).
 #[derive(Debug, Default)]
@@ -91,7 +109,7 @@ struct Queue {
     work: Notify,
 }
 
-/// One parent's registrations and the armer that watches their nodes.
+/// One parent's registrations and the watches on their nodes.
 #[derive(Debug)]
 pub(crate) struct ParentWatch {
     parent: String,
@@ -101,9 +119,21 @@ pub(crate) struct ParentWatch {
     next_interest: AtomicU64,
     /// Nodes waiting to be armed.
     queue: Arc<Queue>,
+    /// Sends SetWatches for the armer's set of watches (once started), and gives the armer
+    /// their replies.
+    arming: OnceLock<(DataWatchArming, mpsc::UnboundedSender<Sent>)>,
     /// Ends the armer when the last registration lets go.
     stop: Mutex<Option<oneshot::Sender<()>>>,
     stopped: Mutex<Option<oneshot::Receiver<()>>>,
+}
+
+impl std::fmt::Debug for Sent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sent")
+            .field("paths", &self.paths.len())
+            .field("zxid", &self.zxid)
+            .finish_non_exhaustive()
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -181,6 +211,7 @@ impl ParentWatch {
             interests: Mutex::new(Default::default()),
             next_interest: AtomicU64::new(0),
             queue: Arc::default(),
+            arming: OnceLock::new(),
             stop: Mutex::new(Some(stop)),
             stopped: Mutex::new(Some(stopped)),
         }
@@ -191,12 +222,18 @@ impl ParentWatch {
     pub(crate) async fn start(self: &Arc<Self>, client: &Client) -> bool {
         let stopped = lock(&self.stopped).take();
         if let Some(stopped) = stopped {
-            tokio::spawn(arm(
-                Arc::downgrade(self),
-                self.queue.clone(),
-                client.clone(),
-                stopped,
-            ));
+            let watches = client.data_watches();
+            let (sent, replies) = mpsc::unbounded_channel();
+            if self.arming.set((watches.arming(), sent)).is_ok() {
+                tokio::spawn(arm(
+                    Arc::downgrade(self),
+                    self.queue.clone(),
+                    client.clone(),
+                    stopped,
+                    watches,
+                    replies,
+                ));
+            }
         }
         let mut state = lock(&self.state);
         if *state == State::Starting {
@@ -229,11 +266,6 @@ impl ParentWatch {
         }
     }
 
-    /// Whether any registration still wants `path` watched.
-    fn wanted(&self, path: &str) -> bool {
-        lock(&self.interests).contains_key(path)
-    }
-
     /// The tasks of `path`'s registrations (of every path, with `None`), taken out of the
     /// table's lock.
     fn pokers(&self, path: Option<&str>) -> Vec<Poker<Command>> {
@@ -253,10 +285,57 @@ impl ParentWatch {
         }
     }
 
-    /// Files nodes for the armer.
-    fn file(&self, filed: impl IntoIterator<Item = Filed>) {
-        lock(&self.queue.filed).extend(filed);
-        self.queue.work.notify_one();
+    /// Files a node: armed at once with the others filed when they are [`ARM_EAGER`], else
+    /// by the armer a moment later.
+    fn file(&self, filed: Filed) {
+        let (first, full) = {
+            let mut queue = lock(&self.queue.filed);
+            queue.push(filed);
+            let first = queue.len() == 1;
+            let full = queue.len() >= ARM_EAGER;
+            (
+                first,
+                full.then(|| std::mem::replace(&mut *queue, Vec::with_capacity(ARM_EAGER))),
+            )
+        };
+        match full {
+            Some(filed) => self.send(filed),
+            // The armer's timer covers the later ones too: it is woken for the first only.
+            None if first => self.queue.work.notify_one(),
+            None => {}
+        }
+    }
+
+    /// Sends the SetWatches for `filed` (a node whose registration ended meanwhile is armed
+    /// all the same: its watch reports the deletion, which nobody hears); the armer reads
+    /// the replies. A batch that cannot be sent makes the parent's watches unavailable, and
+    /// its registrations check their nodes and watch them themselves.
+    fn send(&self, filed: Vec<Filed>) {
+        let Some((arming, replies)) = self.arming.get() else {
+            // Not started: the armer takes them when it is.
+            lock(&self.queue.filed).extend(filed);
+            return;
+        };
+        for (paths, zxid) in batches(filed) {
+            match arming.send(&paths, zxid) {
+                Ok(armed) => {
+                    let _ = replies.send(Sent { paths, zxid, armed });
+                }
+                // The session has ended: its registrations follow the next one.
+                Err(zk_session::Error::Closed) => {}
+                Err(e) => self.give_up(&paths, &e),
+            }
+        }
+    }
+
+    /// The parent's watches are unavailable (`error`): the registrations of `paths` check
+    /// their nodes and, finding them theirs, watch them themselves.
+    fn give_up(&self, paths: &[Arc<str>], error: &zk_session::Error) {
+        tracing::warn!(target: "zc_zk", parent = %self.parent, %error, "cannot arm registration watches; each registration watches its node");
+        *lock(&self.state) = State::Unavailable;
+        for path in paths {
+            self.check(Some(path));
+        }
     }
 }
 
@@ -284,11 +363,11 @@ impl Interest {
         if *lock(&self.watch.state) == State::Unavailable {
             return false;
         }
-        self.watch.file([Filed {
+        self.watch.file(Filed {
             path: self.path.clone(),
             zxid,
             created,
-        }]);
+        });
         true
     }
 }
@@ -333,54 +412,100 @@ fn batches(mut filed: Vec<Filed>) -> Vec<(Vec<Arc<str>>, i64)> {
     out
 }
 
-/// The armer: arms what registrations file, in batches, and routes the watches' events,
-/// until the session ends or the last registration lets go (dropping the watches then
-/// removes them).
+/// The armer: arms what stays filed [`ARM_DELAY`] after the first of it, reads the
+/// SetWatches' replies and routes the watches' events, until the session ends or the last
+/// registration lets go (dropping the watches then removes them).
 async fn arm(
     watch: Weak<ParentWatch>,
     queue: Arc<Queue>,
     client: Client,
     mut stopped: oneshot::Receiver<()>,
+    mut watches: DataWatches,
+    mut replies: mpsc::UnboundedReceiver<Sent>,
 ) {
-    let mut watches = client.data_watches();
+    let mut waiting: VecDeque<Sent> = VecDeque::new();
+    let mut flush_at: Option<tokio::time::Instant> = None;
     loop {
-        let event = tokio::select! {
+        // The replies come in order: the oldest SetWatches' first.
+        let reply = async {
+            match waiting.front_mut() {
+                Some(sent) => (&mut sent.armed).await,
+                None => std::future::pending().await,
+            }
+        };
+        let flush = async {
+            match flush_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let woke = tokio::select! {
             _ = &mut stopped => return,
-            event = watches.next() => Some(event),
-            () = queue.work.notified() => None,
+            event = watches.next() => Wake::Event(event),
+            sent = replies.recv() => match sent {
+                Some(sent) => Wake::Sent(sent),
+                None => return,
+            },
+            result = reply => Wake::Reply(result),
+            () = queue.work.notified() => Wake::Filed,
+            () = flush => Wake::Flush,
         };
         let Some(parent) = watch.upgrade() else {
             return;
         };
-        if let Some(event) = event {
-            if !route(&parent, event) {
-                return;
+        match woke {
+            Wake::Event(event) => {
+                if !route(&parent, event) {
+                    return;
+                }
             }
-            continue;
-        }
-        drop(parent);
-        // Gather a burst of registrations for a moment (events still routed).
-        let until = tokio::time::Instant::now() + ARM_DELAY;
-        loop {
-            tokio::select! {
-                _ = &mut stopped => return,
-                event = watches.next() => {
-                    let Some(parent) = watch.upgrade() else { return };
-                    if !route(&parent, event) {
+            Wake::Sent(sent) => waiting.push_back(sent),
+            Wake::Filed => {
+                flush_at.get_or_insert_with(|| tokio::time::Instant::now() + ARM_DELAY);
+            }
+            Wake::Flush => {
+                flush_at = None;
+                let filed = std::mem::take(&mut *lock(&queue.filed));
+                if !filed.is_empty() {
+                    parent.send(filed);
+                }
+            }
+            Wake::Reply(result) => {
+                let Some(sent) = waiting.pop_front() else {
+                    continue;
+                };
+                match result {
+                    Ok(()) => {}
+                    Err(e) if e.is_terminal() || matches!(e, zk_session::Error::Closed) => {
+                        *lock(&parent.state) = State::Unavailable;
                         return;
                     }
+                    Err(e) if e.is_indeterminate() => {
+                        tracing::debug!(target: "zc_zk", parent = %parent.parent, error = %e, "arming registration watches again after a reconnect");
+                        // Filed again as one batch: its zxid is exact for every node in it.
+                        lock(&queue.filed).extend(sent.paths.into_iter().map(|path| Filed {
+                            path,
+                            zxid: sent.zxid,
+                            created: true,
+                        }));
+                        drop(parent);
+                        let _ = client.wait_connected(Some(Duration::from_secs(30))).await;
+                        flush_at = Some(tokio::time::Instant::now());
+                    }
+                    Err(e) => parent.give_up(&sent.paths, &e),
                 }
-                () = tokio::time::sleep_until(until) => break,
             }
         }
-        let filed = std::mem::take(&mut *lock(&queue.filed));
-        let Some(parent) = watch.upgrade() else {
-            return;
-        };
-        if !arm_filed(&parent, &client, &watches, filed).await {
-            return;
-        }
     }
+}
+
+/// What woke the armer.
+enum Wake {
+    Event(Option<zk_session::WatchedEvent>),
+    Sent(Sent),
+    Reply(zk_session::Result<()>),
+    Filed,
+    Flush,
 }
 
 /// Routes one event of the watches: a node's to its registrations' tasks. False when the
@@ -396,49 +521,6 @@ fn route(parent: &ParentWatch, event: Option<zk_session::WatchedEvent>) -> bool 
             false
         }
     }
-}
-
-/// Arms `filed` (the nodes still registered). False when the armer must end: the session
-/// ended. A batch lost with the connection is filed again, to go relative to its own zxid
-/// once reconnected; one the server refuses makes the parent's watches unavailable, and its
-/// registrations check their nodes and watch them themselves.
-async fn arm_filed(
-    parent: &ParentWatch,
-    client: &Client,
-    watches: &DataWatches,
-    filed: Vec<Filed>,
-) -> bool {
-    let filed: Vec<Filed> = filed
-        .into_iter()
-        .filter(|f| parent.wanted(&f.path))
-        .collect();
-    for (paths, zxid) in batches(filed) {
-        match watches.watch_since(&paths, zxid).await {
-            Ok(()) => {}
-            Err(e) if e.is_terminal() => {
-                *lock(&parent.state) = State::Unavailable;
-                return false;
-            }
-            Err(e) if e.is_indeterminate() => {
-                tracing::debug!(target: "zc_zk", parent = %parent.parent, error = %e, "arming registration watches again after a reconnect");
-                // Filed again as one batch: its zxid is exact for every node in it.
-                parent.file(paths.into_iter().map(|path| Filed {
-                    path,
-                    zxid,
-                    created: true,
-                }));
-                let _ = client.wait_connected(Some(Duration::from_secs(30))).await;
-            }
-            Err(e) => {
-                tracing::warn!(target: "zc_zk", parent = %parent.parent, error = %e, "cannot arm registration watches; each registration watches its node");
-                *lock(&parent.state) = State::Unavailable;
-                for path in &paths {
-                    parent.check(Some(path));
-                }
-            }
-        }
-    }
-    true
 }
 
 #[cfg(test)]

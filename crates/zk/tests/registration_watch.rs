@@ -69,7 +69,9 @@ async fn registrations_are_their_creates_alone_and_each_notices_its_own_deletion
     let zk = connect_to(&proxy.connect_string()).await;
     let path = parent(&zk, "sharedwatch").await;
     let mut regs = Vec::new();
-    for port in 1..=3 {
+    // More than a batch armed at once (32) and a rest armed a moment later.
+    const N: u16 = 40;
+    for port in 1..=N {
         let r = zk
             .register_server_with(
                 &path,
@@ -88,14 +90,14 @@ async fn registrations_are_their_creates_alone_and_each_notices_its_own_deletion
         !server_watches(&zk, &path, WatcherType::Any).await,
         "none on the parent"
     );
-    // A create each and SetWatches (at most one per registration; one for all three when
+    // A create each and SetWatches (at most one per registration; two for all of them when
     // nothing else wrote in between): no exists, no addWatch.
     let ops = recording.request_ops();
     const EXISTS: i32 = 3;
     const SET_WATCHES: i32 = 101;
     const ADD_WATCH: i32 = 106;
     let arming = ops.iter().filter(|&&op| op == SET_WATCHES).count();
-    assert!((1..=3).contains(&arming), "{ops:?}");
+    assert!((2..=N as usize).contains(&arming), "{ops:?}");
     assert!(
         !ops.contains(&EXISTS) && !ops.contains(&ADD_WATCH),
         "{ops:?}"
@@ -112,7 +114,12 @@ async fn registrations_are_their_creates_alone_and_each_notices_its_own_deletion
         .unwrap();
     // The others' nodes are untouched and still theirs.
     zk.client().sync("/").await.unwrap();
-    for r in [&regs[0], &regs[2]] {
+    for r in regs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, r)| r)
+    {
         assert_eq!(r.status(), RegistrationStatus::Registered);
         let stat = other.client().exists(&r.paths()[0]).await.unwrap();
         assert_eq!(stat.map(|s| s.ephemeral_owner), Some(zk.session_id()));
@@ -225,6 +232,84 @@ async fn a_registration_after_the_last_under_its_parent_went_is_watched_again() 
         .await
         .unwrap();
     other.close().await;
+    zk.close().await;
+}
+
+#[tokio::test]
+async fn other_processes_registering_under_the_same_parent_send_this_one_nothing() {
+    let recording = Recording::default();
+    let proxy = FaultProxy::with_recording(shared_server().addr(), recording.clone()).unwrap();
+    let zk = connect_to(&proxy.connect_string()).await;
+    let path = parent(&zk, "quietparent").await;
+    let mine = zk
+        .register_server(&path, ("h", 1), PropertyMap::new())
+        .await
+        .unwrap();
+    wait_armed(&zk, &mine.paths()[0]).await;
+    let before = recording.notifications();
+    let other = connect_to(&shared_server().connect_string()).await;
+    let mut theirs = Vec::new();
+    for port in 2..=21 {
+        theirs.push(
+            other
+                .register_server(&path, ("h", port), PropertyMap::new())
+                .await
+                .unwrap(),
+        );
+    }
+    drop(theirs);
+    other.close().await;
+    // Whatever the server would send for them has come before this reply.
+    zk.client().sync(&path).await.unwrap();
+    assert_eq!(
+        recording.notifications(),
+        before,
+        "no event for their nodes"
+    );
+    assert_eq!(mine.status(), RegistrationStatus::Registered);
+    zk.close().await;
+}
+
+#[tokio::test]
+async fn after_a_reconnect_registrations_send_no_request_of_their_own() {
+    // The session re-arms the nodes' watches with one SetWatches; a deletion while away
+    // would be reported by it (`a_deletion_while_disconnected_is_noticed_after_the_reconnect`).
+    let recording = Recording::default();
+    let proxy = FaultProxy::with_recording(shared_server().addr(), recording.clone()).unwrap();
+    let zk = connect_to(&proxy.connect_string()).await;
+    let path = parent(&zk, "quietreconnect").await;
+    let mut regs = Vec::new();
+    for port in 1..=10 {
+        regs.push(
+            zk.register_server(&path, ("h", port), PropertyMap::new())
+                .await
+                .unwrap(),
+        );
+    }
+    for r in &regs {
+        wait_armed(&zk, &r.paths()[0]).await;
+    }
+    let id = zk.session_id();
+    cut_off(&zk, &proxy).await;
+    let sent_before = recording.request_ops().len();
+    proxy.refuse_new(false);
+    zk.client()
+        .wait_connected(Some(WAIT))
+        .await
+        .expect("reconnected");
+    assert_eq!(zk.session_id(), id, "the same session");
+    for r in &regs {
+        wait_armed(&zk, &r.paths()[0]).await;
+        assert_eq!(r.status(), RegistrationStatus::Registered);
+    }
+    const EXISTS: i32 = 3;
+    const CHECK_WATCHES: i32 = 17;
+    let after: Vec<i32> = recording.request_ops()[sent_before..]
+        .iter()
+        .copied()
+        .filter(|&op| op != CHECK_WATCHES)
+        .collect();
+    assert!(!after.contains(&EXISTS), "{after:?}");
     zk.close().await;
 }
 
