@@ -114,6 +114,13 @@ pub fn request_cut() {
     let _ = std::io::stdin().lock().read_line(&mut line);
 }
 
+/// Writes `MARK name` on stdout at once (see `ZKB_MARKS`).
+fn mark(name: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "MARK {name}");
+    let _ = out.flush();
+}
+
 /// A timed phase of `n` operations: its wall time (`NAME_ms`) and the client's CPU time per
 /// operation (`NAME_cpu_us`), from `t` and `cpu0` taken at its start.
 fn push_phase(m: &mut Metrics, name: &str, t: Instant, cpu0: Duration, n: usize) {
@@ -508,11 +515,20 @@ pub async fn run_async<Z: Zk>(
             let z = Z::connect_high(server).await?;
             let parent = format!("{}-reg", paths.own);
             z.create(&parent, b"", false).await?;
+            // EXPERIMENT (ZKB_MARKS): lines on stdout around the registrations, for a driver
+            // that reads the server's CPU time at each.
+            let marks = std::env::var_os("ZKB_MARKS").is_some();
+            if marks {
+                mark("start");
+            }
             let t = Instant::now();
             let cpu0 = measure::cpu_time();
             let held = z.register(&parent, p.reg_n).await?;
             let reg = t.elapsed();
             let reg_cpu = measure::cpu_time() - cpu0;
+            if marks {
+                mark("end");
+            }
             let d = Z::connect_high(server).await?;
             d.get_data(&paths.small).await?;
             let mut samples = Vec::with_capacity(DISCOVERIES);

@@ -15,10 +15,11 @@
 //! of them in between, so the last one's zxid is exact for all); any other node goes in a
 //! request of its own, relative to the zxid it was known at.
 //!
-//! When [`ARM_EAGER`] nodes are filed, the registration that filed the last sends their
-//! SetWatches itself, at once: it then shares a write with that registration's next request
-//! and costs no wake-up of its own. Fewer are armed by a task per parent and session (the
-//! armer) [`ARM_DELAY`] after the first of them was filed. The armer also reads the replies
+//! When [`ARM_EAGER`] nodes are filed, the next registration under the parent sends their
+//! SetWatches right behind its create: both share a write, and the SetWatches' reply comes
+//! right behind the create's, so it costs no wake-up of its own. What is left (a burst's
+//! tail, a lone registration) is armed by a task per parent and session (the armer)
+//! [`ARM_DELAY`] after the first of it was filed. The armer also reads the replies
 //! (a batch lost with a connection is filed again, to go relative to its own zxid once
 //! reconnected) and routes the watches' events by path to the registrations' tasks, which
 //! check their node and file it again when it is still theirs. The session re-arms the
@@ -119,6 +120,9 @@ pub(crate) struct ParentWatch {
     next_interest: AtomicU64,
     /// Nodes waiting to be armed.
     queue: Arc<Queue>,
+    /// Full batches of them, for the next registration to send right behind its create
+    /// ([`ParentWatch::send_ready`]).
+    ready: Mutex<Vec<Filed>>,
     /// Sends SetWatches for the armer's set of watches (once started), and gives the armer
     /// their replies.
     arming: OnceLock<(DataWatchArming, mpsc::UnboundedSender<Sent>)>,
@@ -211,6 +215,7 @@ impl ParentWatch {
             interests: Mutex::new(Default::default()),
             next_interest: AtomicU64::new(0),
             queue: Arc::default(),
+            ready: Mutex::new(Vec::new()),
             arming: OnceLock::new(),
             stop: Mutex::new(Some(stop)),
             stopped: Mutex::new(Some(stopped)),
@@ -285,8 +290,10 @@ impl ParentWatch {
         }
     }
 
-    /// Files a node: armed at once with the others filed when they are [`ARM_EAGER`], else
-    /// by the armer a moment later.
+    /// Files a node. When [`ARM_EAGER`] are filed they are ready: the next registration
+    /// under this parent sends them right behind its create ([`ParentWatch::send_ready`]);
+    /// whatever is filed or ready when the armer's timer (started by the first filed) runs
+    /// out, the armer sends.
     fn file(&self, filed: Filed) {
         let (first, full) = {
             let mut queue = lock(&self.queue.filed);
@@ -299,10 +306,20 @@ impl ParentWatch {
             )
         };
         match full {
-            Some(filed) => self.send(filed),
+            Some(filed) => lock(&self.ready).extend(filed),
             // The armer's timer covers the later ones too: it is woken for the first only.
             None if first => self.queue.work.notify_one(),
             None => {}
+        }
+    }
+
+    /// Sends the SetWatches of the batches ready, if any: called by a registration right
+    /// after its create went to the session, so that both share a write and the SetWatches'
+    /// reply comes right behind the create's (one wake-up for both).
+    pub(crate) fn send_ready(&self) {
+        let ready = std::mem::take(&mut *lock(&self.ready));
+        if !ready.is_empty() {
+            self.send(ready);
         }
     }
 
@@ -465,7 +482,8 @@ async fn arm(
             }
             Wake::Flush => {
                 flush_at = None;
-                let filed = std::mem::take(&mut *lock(&queue.filed));
+                let mut filed = std::mem::take(&mut *lock(&queue.filed));
+                filed.append(&mut lock(&parent.ready));
                 if !filed.is_empty() {
                     parent.send(filed);
                 }

@@ -482,7 +482,11 @@ async fn create_watched(
         }
     };
     let interest = watch.watch_node(target.path, poker());
-    let created = create_initial(shared, client, target, false).await?;
+    // The create goes first (join! polls in order), then any batch of watches ready.
+    let (created, ()) = tokio::join!(create_initial(shared, client, target, false), async {
+        watch.send_ready()
+    });
+    let created = created?;
     Ok(if interest.arm(created.zxid, created.fresh) {
         NodeWatch::Parent(interest)
     } else {
