@@ -189,7 +189,7 @@ impl ZooKeeper {
         // resolved only when it does not exist, which saves a round trip per registration.
         let mut base = std::borrow::Cow::Borrowed(path);
         let mut resolved = false;
-        let mut data = data::encode_with_pid(&properties, process_id());
+        let data = registration_data(&properties);
         let RegisterOptions {
             acl,
             wait_for_conflict,
@@ -198,15 +198,12 @@ impl ZooKeeper {
         // One set of create options for every node of this call and their tasks (with the
         // default ACL, one for the whole process).
         let create = create_options(acl);
-        // Held by the node's task for as long as it lives: no spare capacity.
-        data.shrink_to_fit();
         let names = address.names();
         if names.iter().any(|n| n.is_empty() || n.contains('/')) {
             return Err(Error::InvalidAddress(format!("{address:?}")));
         }
         let mut nodes = Nodes::with_capacity(names.len());
-        let last = names.len().saturating_sub(1);
-        for (i, name) in names.into_iter().enumerate() {
+        for name in names {
             let generation = self.shared.current();
             let (link, status, command_rx) = node_link::link(RegistrationStatus::Registered);
             let (node_path, created) = loop {
@@ -254,11 +251,7 @@ impl ZooKeeper {
             let task = NodeTask {
                 shared: self.shared.clone(),
                 path: node_path.clone(),
-                data: if i == last {
-                    std::mem::take(&mut data)
-                } else {
-                    data.clone()
-                },
+                data: data.clone(),
                 create: create.clone(),
                 shared_watch,
                 poker: command_rx.poker(),
@@ -425,6 +418,18 @@ fn create_options(acl: Vec<ACL>) -> Arc<CreateOptions> {
     } else {
         make(acl)
     }
+}
+
+/// A node's data: `properties` plus `pid`, as JSON. Registrations without properties (the
+/// most common) share one copy.
+fn registration_data(properties: &PropertyMap) -> Arc<[u8]> {
+    static PID_ONLY: OnceLock<Arc<[u8]>> = OnceLock::new();
+    if properties.is_empty() {
+        return PID_ONLY
+            .get_or_init(|| data::encode_with_pid(properties, process_id()).into())
+            .clone();
+    }
+    data::encode_with_pid(properties, process_id()).into()
 }
 
 /// This process's id, read once (`std::process::id` is a system call each time).
@@ -602,7 +607,9 @@ async fn existing(
 struct NodeTask {
     shared: std::sync::Arc<Shared>,
     path: Arc<str>,
-    data: Vec<u8>,
+    /// The node's data (shared by the nodes of one call, and by every registration without
+    /// properties).
+    data: Arc<[u8]>,
     /// The node's create options (ephemeral, with the registration's ACL).
     create: Arc<CreateOptions>,
     /// Whether to use the handle's shared parent watch (`RegisterOptions::shared_watch`).
@@ -791,7 +798,7 @@ impl NodeTask {
                     let data = data::encode(&props);
                     let result = Box::pin(self.replace_data(&generation.client, &data)).await;
                     if result.is_ok() {
-                        self.data = data;
+                        self.data = data.into();
                     }
                     let _ = reply.send(result);
                     // A node watch may have fired on our own write; check the node again.
@@ -974,7 +981,7 @@ impl NodeTask {
             None => None,
             Some(Command::Unregister(reply)) => Some(reply),
             Some(Command::SetProperties(props, reply)) => {
-                self.data = data::encode(&props);
+                self.data = data::encode(&props).into();
                 let _ = reply.send(Ok(()));
                 return false;
             }
@@ -1045,6 +1052,18 @@ impl node_link::Resume for Lingering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registrations_without_properties_share_one_copy_of_their_data() {
+        let a = registration_data(&PropertyMap::new());
+        let b = registration_data(&PropertyMap::new());
+        assert!(Arc::ptr_eq(&a, &b));
+        let json: Value = serde_json::from_slice(&a).unwrap();
+        assert_eq!(json, serde_json::json!({ "pid": process_id() }));
+        let with = registration_data(&PropertyMap::from_iter([("a".into(), 1.into())]));
+        let json: Value = serde_json::from_slice(&with).unwrap();
+        assert_eq!(json, serde_json::json!({ "a": 1, "pid": process_id() }));
+    }
 
     #[test]
     fn registrations_with_the_default_acl_share_one_set_of_create_options() {
