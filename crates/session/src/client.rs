@@ -106,6 +106,11 @@ impl Drop for WatchGuard {
 /// Stat in its reply) relative to a zxid at which the caller knew the nodes' state, so that
 /// what changed since is reported at once: the way to watch many nodes one just created
 /// or read without a request per node.
+///
+/// Unlike the reads that set watches, SetWatches is not coordinated with a persistent
+/// watch ([`Client::add_watch`]) that the same session holds on the same path: before
+/// ZooKeeper 3.9 the server keeps one watch mode per path and session (ZOOKEEPER-4466), so
+/// do not arm such a path here. A recursive watch on an ancestor is not affected.
 #[derive(Debug)]
 pub struct DataWatches {
     rx: mpsc::UnboundedReceiver<WatchedEvent>,
