@@ -52,6 +52,22 @@ async fn server_watches(zk: &ZooKeeper, path: &str, kind: WatcherType) -> bool {
     }
 }
 
+/// Deletes `registration`'s node from another session and waits until the registration
+/// has noticed (status `Removed`).
+async fn deleted_by_another_session(registration: &zc_zk::Registration) {
+    let other = connect_to(&shared_server().connect_string()).await;
+    other
+        .client()
+        .delete(&registration.paths()[0], None)
+        .await
+        .unwrap();
+    registration
+        .wait_for_status(WAIT, |s| *s == RegistrationStatus::Removed)
+        .await
+        .unwrap();
+    other.close().await;
+}
+
 /// Waits until the server holds a data watch on `node` for `zk`'s session (armed a moment
 /// after the registration), by asking it, within the deadline.
 async fn wait_armed(zk: &ZooKeeper, node: &str) {
@@ -158,12 +174,7 @@ async fn without_the_shared_watch_each_node_is_watched_and_its_deletion_noticed(
         .unwrap();
     assert!(server_watches(&zk, &r.paths()[0], WatcherType::Data).await);
     assert!(!server_watches(&zk, &path, WatcherType::Any).await);
-    let other = connect_to(&shared_server().connect_string()).await;
-    other.client().delete(&r.paths()[0], None).await.unwrap();
-    r.wait_for_status(WAIT, |s| *s == RegistrationStatus::Removed)
-        .await
-        .unwrap();
-    other.close().await;
+    deleted_by_another_session(&r).await;
     zk.close().await;
 }
 
@@ -226,12 +237,7 @@ async fn a_registration_after_the_last_under_its_parent_went_is_watched_again() 
         .await
         .unwrap();
     wait_armed(&zk, &b.paths()[0]).await;
-    let other = connect_to(&shared_server().connect_string()).await;
-    other.client().delete(&b.paths()[0], None).await.unwrap();
-    b.wait_for_status(WAIT, |s| *s == RegistrationStatus::Removed)
-        .await
-        .unwrap();
-    other.close().await;
+    deleted_by_another_session(&b).await;
     zk.close().await;
 }
 
