@@ -157,24 +157,21 @@ impl Zk for Ours {
         let mut held = Vec::with_capacity(n);
         for i in 0..n {
             let port = 20000 + i as u16;
-            // `ours-pernode`: a watch per node instead of the default's shared parent watch.
-            let shared_watch = match VARIANT.get().map(String::as_str) {
-                Some("ours-pernode") => zc_zk::SharedWatch::Never,
-                _ => zc_zk::SharedWatch::Auto,
-            };
-            let options = zc_zk::RegisterOptions {
-                shared_watch,
-                ..Default::default()
-            };
-            let reg = zk
-                .register_server_with(
-                    parent,
-                    ("127.0.0.1", port),
-                    zc_zk::PropertyMap::new(),
-                    options,
-                )
-                .await
-                .map_err(err)?;
+            let address = ("127.0.0.1", port);
+            let props = zc_zk::PropertyMap::new();
+            // `ours-pernode`: a watch per node instead of the default's batched watches.
+            let reg = match VARIANT.get().map(String::as_str) {
+                Some("ours-pernode") => {
+                    let options = zc_zk::RegisterOptions {
+                        shared_watch: zc_zk::SharedWatch::Never,
+                        ..Default::default()
+                    };
+                    zk.register_server_with(parent, address, props, options)
+                        .await
+                }
+                _ => zk.register_server(parent, address, props).await,
+            }
+            .map_err(err)?;
             held.push(reg);
         }
         Ok(Box::new(held))

@@ -152,7 +152,13 @@ impl ZooKeeper {
         address: impl Into<Address>,
         properties: PropertyMap,
     ) -> Result<Registration> {
-        self.register_server_with(path, address, properties, RegisterOptions::default())
+        // The defaults without building them: the default ACL's create options are shared.
+        let defaults = Defaults {
+            create: default_create_options(),
+            wait_for_conflict: Duration::ZERO,
+            shared_watch: SharedWatch::Auto,
+        };
+        self.register_nodes(path, address.into(), properties, defaults)
             .await
     }
 
@@ -184,20 +190,40 @@ impl ZooKeeper {
         properties: PropertyMap,
         options: RegisterOptions,
     ) -> Result<Registration> {
-        let address = address.into();
-        // The path as given is tried first (a real node shadows a link anyway); links are
-        // resolved only when it does not exist, which saves a round trip per registration.
-        let mut base = std::borrow::Cow::Borrowed(path);
-        let mut resolved = false;
-        let data = registration_data(&properties);
         let RegisterOptions {
             acl,
             wait_for_conflict,
             shared_watch,
         } = options;
-        // One set of create options for every node of this call and their tasks (with the
-        // default ACL, one for the whole process).
-        let create = create_options(acl);
+        let defaults = Defaults {
+            // One set of create options for every node of this call and their tasks (with
+            // the default ACL, one for the whole process).
+            create: create_options(acl),
+            wait_for_conflict,
+            shared_watch,
+        };
+        self.register_nodes(path, address.into(), properties, defaults)
+            .await
+    }
+
+    /// [`register_server_with`](ZooKeeper::register_server_with), its options resolved.
+    async fn register_nodes(
+        &self,
+        path: &str,
+        address: Address,
+        properties: PropertyMap,
+        options: Defaults,
+    ) -> Result<Registration> {
+        let Defaults {
+            create,
+            wait_for_conflict,
+            shared_watch,
+        } = options;
+        // The path as given is tried first (a real node shadows a link anyway); links are
+        // resolved only when it does not exist, which saves a round trip per registration.
+        let mut base = std::borrow::Cow::Borrowed(path);
+        let mut resolved = false;
+        let data = registration_data(&properties);
         let names = address.names();
         if names.iter().any(|n| n.is_empty() || n.contains('/')) {
             return Err(Error::InvalidAddress(format!("{address:?}")));
@@ -394,17 +420,33 @@ async fn delete_if_ours(client: &Client, path: &str) -> Result<()> {
     }
 }
 
-/// Ephemeral create options with `acl`: for the default ACL (nearly every registration), one
-/// shared by the whole process.
-fn create_options(acl: Vec<ACL>) -> Arc<CreateOptions> {
+/// A registration's options as it uses them.
+struct Defaults {
+    create: Arc<CreateOptions>,
+    wait_for_conflict: Duration,
+    shared_watch: SharedWatch,
+}
+
+/// The ephemeral create options with the default ACL, one set for the whole process.
+fn default_create_options() -> Arc<CreateOptions> {
     static DEFAULT: OnceLock<Arc<CreateOptions>> = OnceLock::new();
-    let make = |acl| {
-        Arc::new(CreateOptions {
-            mode: CreateMode::Ephemeral,
-            acl,
-            ttl: None,
-        })
-    };
+    DEFAULT
+        .get_or_init(|| ephemeral_with(RegisterOptions::default().acl))
+        .clone()
+}
+
+/// Ephemeral create options with `acl`.
+fn ephemeral_with(acl: Vec<ACL>) -> Arc<CreateOptions> {
+    Arc::new(CreateOptions {
+        mode: CreateMode::Ephemeral,
+        acl,
+        ttl: None,
+    })
+}
+
+/// Ephemeral create options with `acl`: for the default ACL (nearly every registration), the
+/// process's one set.
+fn create_options(acl: Vec<ACL>) -> Arc<CreateOptions> {
     let default = match acl.as_slice() {
         [only] => {
             only.perms == zk_session::Perms::READ
@@ -414,9 +456,9 @@ fn create_options(acl: Vec<ACL>) -> Arc<CreateOptions> {
         _ => false,
     };
     if default {
-        DEFAULT.get_or_init(|| make(acl)).clone()
+        default_create_options()
     } else {
-        make(acl)
+        ephemeral_with(acl)
     }
 }
 
@@ -1070,6 +1112,8 @@ mod tests {
         let a = create_options(RegisterOptions::default().acl);
         let b = create_options(ACL::read_unsafe());
         assert!(Arc::ptr_eq(&a, &b));
+        // What `register_server` uses without building the default options.
+        assert!(Arc::ptr_eq(&a, &default_create_options()));
         assert_eq!(a.mode, CreateMode::Ephemeral);
         assert_eq!(a.acl, ACL::read_unsafe());
         let open = create_options(ACL::open_unsafe());
