@@ -56,9 +56,10 @@ pub struct RegisterOptions {
 ///
 /// Every registration keeps a one-shot data watch on its node, so that a node deleted by
 /// someone else is noticed. Shared (the default), the watch is not set by a request of the
-/// registration's own: the handle gathers the nodes it created for a few milliseconds and
-/// sets their watches with one SetWatches relative to their creates' zxid, so that a change
-/// in between is reported at once. A registration is then its create alone, and nothing
+/// registration's own: the handle gathers the nodes it created (32, or what 20 ms bring)
+/// and sets their watches with one SetWatches relative to their creates' zxid, so that a
+/// change in between is reported at once; a full batch goes in the same write as the next
+/// registration's create. A registration is then its create alone, and nothing
 /// else is watched: no watch on the parent, no event for other processes' nodes under it.
 /// With [`SharedWatch::Never`], each create goes with an exists that sets the node's watch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
