@@ -14,7 +14,7 @@ use tracing::debug;
 
 use crate::config::HostPort;
 use crate::error::Error;
-use crate::event::{SessionEvent, SessionState};
+use crate::event::SessionEvent;
 use crate::low_water::{self, LowWater};
 use crate::session::{Action, Event, OutgoingRequest, Reply, Session};
 use crate::watches::{WatchKind, WatchedEvent, WatcherId};
@@ -644,11 +644,7 @@ fn dispatch(
         }
         Event::State(ev) => {
             if ev.state.is_terminal() {
-                let state = match ev.state {
-                    SessionState::Closed => zk_proto::KeeperState::Closed,
-                    SessionState::AuthFailed => zk_proto::KeeperState::AuthFailed,
-                    _ => zk_proto::KeeperState::Expired,
-                };
+                let state = crate::session::terminal_keeper_state(ev.state);
                 watchers.end_streams(&WatchedEvent::session(state));
             }
             if ev.state.is_connected() {

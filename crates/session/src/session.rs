@@ -1615,11 +1615,7 @@ impl<C> Session<C> {
             self.complete(token, Err(err.clone()));
         }
         let watchers = self.watches.drain();
-        let keeper_state = match state {
-            SessionState::Closed => KeeperState::Closed,
-            SessionState::AuthFailed => KeeperState::AuthFailed,
-            _ => KeeperState::Expired,
-        };
+        let keeper_state = terminal_keeper_state(state);
         if !watchers.is_empty() {
             self.events.push_back(Event::Watch {
                 watchers,
@@ -1629,6 +1625,15 @@ impl<C> Session<C> {
         if let Some(token) = self.close_token.take() {
             self.complete(token, Ok(closed_reply()));
         }
+    }
+}
+
+/// The state a watcher is told of when the session ends in `state`.
+pub(crate) fn terminal_keeper_state(state: SessionState) -> KeeperState {
+    match state {
+        SessionState::Closed => KeeperState::Closed,
+        SessionState::AuthFailed => KeeperState::AuthFailed,
+        _ => KeeperState::Expired,
     }
 }
 

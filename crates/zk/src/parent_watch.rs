@@ -28,8 +28,8 @@
 //! node.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use smallvec::SmallVec;
@@ -60,24 +60,6 @@ type Generations = Vec<(u64, Weak<ParentWatch>)>;
 #[derive(Debug, Default)]
 pub(crate) struct ParentWatches {
     watches: Mutex<foldhash::HashMap<String, Generations>>,
-}
-
-/// What [`ParentWatches::acquire`] gives a registration about to create its node.
-pub(crate) enum Acquired {
-    /// The parent's armer runs.
-    Ready(Arc<ParentWatch>),
-    /// This caller starts the armer ([`ParentWatch::start`]).
-    Start(Arc<ParentWatch>),
-    /// No armer (arming failed, or the session ended): watch the node itself.
-    Unavailable,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Starting,
-    Ready,
-    /// Arming failed for good, or the session ended.
-    Unavailable,
 }
 
 /// The tasks of one node path's registrations, each with its interest's id: nearly always
@@ -114,7 +96,9 @@ struct Queue {
 #[derive(Debug)]
 pub(crate) struct ParentWatch {
     parent: String,
-    state: Mutex<State>,
+    /// Arming failed for good, or the session ended: registrations watch their nodes
+    /// themselves.
+    unavailable: AtomicBool,
     /// The registrations' tasks by node path (a path registered twice has two).
     interests: Mutex<foldhash::HashMap<Arc<str>, Pokers>>,
     next_interest: AtomicU64,
@@ -123,12 +107,12 @@ pub(crate) struct ParentWatch {
     /// Full batches of them, for the next registration to send right behind its create
     /// ([`ParentWatch::send_ready`]).
     ready: Mutex<Vec<Filed>>,
-    /// Sends SetWatches for the armer's set of watches (once started), and gives the armer
-    /// their replies.
-    arming: OnceLock<(DataWatchArming, mpsc::UnboundedSender<Sent>)>,
+    /// Sends SetWatches for the armer's set of watches.
+    arming: DataWatchArming,
+    /// Gives the armer the replies to read.
+    replies: mpsc::UnboundedSender<Sent>,
     /// Ends the armer when the last registration lets go.
     stop: Mutex<Option<oneshot::Sender<()>>>,
-    stopped: Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 impl std::fmt::Debug for Sent {
@@ -146,42 +130,36 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl ParentWatches {
-    /// The watch of `parent` in session `generation`, starting one if there is none.
-    pub(crate) async fn acquire(&self, generation: u64, parent: &str) -> Acquired {
-        let watch = {
-            let mut watches = lock(&self.watches);
-            let found = watches.get(parent).and_then(|of_parent| {
-                of_parent
-                    .iter()
-                    .find(|(g, _)| *g == generation)
-                    .and_then(|(_, w)| w.upgrade())
-            });
-            match found {
-                Some(watch) => watch,
-                None => {
-                    // Released watches go as new ones come. A watch of an ended session
-                    // stays while registrations are in it: `wake_all` must find them.
-                    watches.retain(|_, of_parent| {
-                        of_parent.retain(|(_, w)| w.strong_count() > 0);
-                        !of_parent.is_empty()
-                    });
-                    let watch = Arc::new(ParentWatch::new(parent));
-                    watches
-                        .entry(parent.to_owned())
-                        .or_default()
-                        .push((generation, Arc::downgrade(&watch)));
-                    return Acquired::Start(watch);
-                }
-            }
-        };
-        // Starting takes no round trip, but a registration that got `Start` may have been
-        // dropped before it started the armer: any other starts it then.
-        let state = *lock(&watch.state);
-        match state {
-            State::Ready => Acquired::Ready(watch),
-            State::Starting => Acquired::Start(watch),
-            State::Unavailable => Acquired::Unavailable,
+    /// The watch of `parent` in session `generation` (`client`'s), starting one if there is
+    /// none; `None` when it is unavailable (the registration watches its node itself).
+    pub(crate) fn acquire(
+        &self,
+        generation: u64,
+        parent: &str,
+        client: &Client,
+    ) -> Option<Arc<ParentWatch>> {
+        let mut watches = lock(&self.watches);
+        let found = watches.get(parent).and_then(|of_parent| {
+            of_parent
+                .iter()
+                .find(|(g, _)| *g == generation)
+                .and_then(|(_, w)| w.upgrade())
+        });
+        if let Some(watch) = found {
+            return (!watch.unavailable.load(Ordering::Relaxed)).then_some(watch);
         }
+        // Released watches go as new ones come. A watch of an ended session stays while
+        // registrations are in it: `wake_all` must find them.
+        watches.retain(|_, of_parent| {
+            of_parent.retain(|(_, w)| w.strong_count() > 0);
+            !of_parent.is_empty()
+        });
+        let watch = ParentWatch::start(parent, client);
+        watches
+            .entry(parent.to_owned())
+            .or_default()
+            .push((generation, Arc::downgrade(&watch)));
+        Some(watch)
     }
 
     /// Resumes every parked registration in every watch: called after each new generation
@@ -207,44 +185,32 @@ impl ParentWatches {
 }
 
 impl ParentWatch {
-    fn new(parent: &str) -> Self {
+    /// A parent's watch on `client`'s session, its armer started.
+    fn start(parent: &str, client: &Client) -> Arc<Self> {
+        let watches = client.data_watches();
+        let (replies, sent) = mpsc::unbounded_channel();
         let (stop, stopped) = oneshot::channel();
-        Self {
+        let queue = Arc::<Queue>::default();
+        let watch = Arc::new(Self {
             parent: parent.to_owned(),
-            state: Mutex::new(State::Starting),
+            unavailable: AtomicBool::new(false),
             interests: Mutex::new(Default::default()),
             next_interest: AtomicU64::new(0),
-            queue: Arc::default(),
+            queue: queue.clone(),
             ready: Mutex::new(Vec::new()),
-            arming: OnceLock::new(),
+            arming: watches.arming(),
+            replies,
             stop: Mutex::new(Some(stop)),
-            stopped: Mutex::new(Some(stopped)),
-        }
-    }
-
-    /// Starts the armer on `client`'s session (the caller of [`ParentWatches::acquire`] that
-    /// got [`Acquired::Start`]). True: it runs. Nodes filed before it starts wait for it.
-    pub(crate) async fn start(self: &Arc<Self>, client: &Client) -> bool {
-        let stopped = lock(&self.stopped).take();
-        if let Some(stopped) = stopped {
-            let watches = client.data_watches();
-            let (sent, replies) = mpsc::unbounded_channel();
-            if self.arming.set((watches.arming(), sent)).is_ok() {
-                tokio::spawn(arm(
-                    Arc::downgrade(self),
-                    self.queue.clone(),
-                    client.clone(),
-                    stopped,
-                    watches,
-                    replies,
-                ));
-            }
-        }
-        let mut state = lock(&self.state);
-        if *state == State::Starting {
-            *state = State::Ready;
-        }
-        *state == State::Ready
+        });
+        tokio::spawn(arm(
+            Arc::downgrade(&watch),
+            queue,
+            client.clone(),
+            stopped,
+            watches,
+            sent,
+        ));
+        watch
     }
 
     /// Routes events on `path` to `poker` until the returned interest is dropped. (The
@@ -328,15 +294,10 @@ impl ParentWatch {
     /// the replies. A batch that cannot be sent makes the parent's watches unavailable, and
     /// its registrations check their nodes and watch them themselves.
     fn send(&self, filed: Vec<Filed>) {
-        let Some((arming, replies)) = self.arming.get() else {
-            // Not started: the armer takes them when it is.
-            lock(&self.queue.filed).extend(filed);
-            return;
-        };
         for (paths, zxid) in batches(filed) {
-            match arming.send(&paths, zxid) {
+            match self.arming.send(&paths, zxid) {
                 Ok(armed) => {
-                    let _ = replies.send(Sent { paths, zxid, armed });
+                    let _ = self.replies.send(Sent { paths, zxid, armed });
                 }
                 // The session has ended: its registrations follow the next one.
                 Err(zk_session::Error::Closed) => {}
@@ -349,7 +310,7 @@ impl ParentWatch {
     /// their nodes and, finding them theirs, watch them themselves.
     fn give_up(&self, paths: &[Arc<str>], error: &zk_session::Error) {
         tracing::warn!(target: "zc_zk", parent = %self.parent, %error, "cannot arm registration watches; each registration watches its node");
-        *lock(&self.state) = State::Unavailable;
+        self.unavailable.store(true, Ordering::Relaxed);
         for path in paths {
             self.check(Some(path));
         }
@@ -377,7 +338,7 @@ impl Interest {
     /// zxid of the create that made it). False when the parent's watches are unavailable:
     /// the registration then watches its node itself.
     pub(crate) fn arm(&self, zxid: i64, created: bool) -> bool {
-        if *lock(&self.watch.state) == State::Unavailable {
+        if self.watch.unavailable.load(Ordering::Relaxed) {
             return false;
         }
         self.watch.file(Filed {
@@ -495,7 +456,7 @@ async fn arm(
                 match result {
                     Ok(()) => {}
                     Err(e) if e.is_terminal() || matches!(e, zk_session::Error::Closed) => {
-                        *lock(&parent.state) = State::Unavailable;
+                        parent.unavailable.store(true, Ordering::Relaxed);
                         return;
                     }
                     Err(e) if e.is_indeterminate() => {
@@ -535,7 +496,7 @@ fn route(parent: &ParentWatch, event: Option<zk_session::WatchedEvent>) -> bool 
             true
         }
         _ => {
-            *lock(&parent.state) = State::Unavailable;
+            parent.unavailable.store(true, Ordering::Relaxed);
             false
         }
     }

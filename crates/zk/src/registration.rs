@@ -29,7 +29,7 @@ use crate::data::{self, PropertyMap};
 use crate::error::{Error, Result};
 use crate::links::split;
 use crate::node_link::{self, NodeHandle, Poker, StatusSetter};
-use crate::parent_watch::{Acquired, Interest};
+use crate::parent_watch::Interest;
 use crate::zookeeper::{Generation, Shared, ZooKeeper};
 
 /// The task's end of a node's commands.
@@ -154,12 +154,12 @@ impl ZooKeeper {
         properties: PropertyMap,
     ) -> Result<Registration> {
         // The defaults without building them: the default ACL's create options are shared.
-        let defaults = Defaults {
+        let options = Resolved {
             create: default_create_options(),
             wait_for_conflict: Duration::ZERO,
             shared_watch: SharedWatch::Auto,
         };
-        self.register_nodes(path, address.into(), properties, defaults)
+        self.register_nodes(path, address.into(), properties, options)
             .await
     }
 
@@ -196,14 +196,14 @@ impl ZooKeeper {
             wait_for_conflict,
             shared_watch,
         } = options;
-        let defaults = Defaults {
+        let resolved = Resolved {
             // One set of create options for every node of this call and their tasks (with
             // the default ACL, one for the whole process).
             create: create_options(acl),
             wait_for_conflict,
             shared_watch,
         };
-        self.register_nodes(path, address.into(), properties, defaults)
+        self.register_nodes(path, address.into(), properties, resolved)
             .await
     }
 
@@ -213,9 +213,9 @@ impl ZooKeeper {
         path: &str,
         address: Address,
         properties: PropertyMap,
-        options: Defaults,
+        options: Resolved,
     ) -> Result<Registration> {
-        let Defaults {
+        let Resolved {
             create,
             wait_for_conflict,
             shared_watch,
@@ -421,8 +421,8 @@ async fn delete_if_ours(client: &Client, path: &str) -> Result<()> {
     }
 }
 
-/// A registration's options as it uses them.
-struct Defaults {
+/// A registration's options, resolved as it uses them.
+struct Resolved {
     create: Arc<CreateOptions>,
     wait_for_conflict: Duration,
     shared_watch: SharedWatch,
@@ -448,16 +448,9 @@ fn ephemeral_with(acl: Vec<ACL>) -> Arc<CreateOptions> {
 /// Ephemeral create options with `acl`: for the default ACL (nearly every registration), the
 /// process's one set.
 fn create_options(acl: Vec<ACL>) -> Arc<CreateOptions> {
-    let default = match acl.as_slice() {
-        [only] => {
-            only.perms == zk_session::Perms::READ
-                && only.id.scheme.as_deref() == Some("world")
-                && only.id.id.as_deref() == Some("anyone")
-        }
-        _ => false,
-    };
-    if default {
-        default_create_options()
+    let default = default_create_options();
+    if default.acl == acl {
+        default
     } else {
         ephemeral_with(acl)
     }
@@ -509,25 +502,13 @@ async fn create_watched(
 ) -> Result<NodeWatch> {
     let client = &generation.client;
     let (parent, _) = split(target.path);
-    let watch = match shared
+    let Some(watch) = shared
         .parent_watches
-        .acquire(generation.number, parent)
-        .await
-    {
-        Acquired::Unavailable => {
-            return create_initial(shared, client, target, true)
-                .await
-                .map(|c| NodeWatch::Node(c.watcher));
-        }
-        Acquired::Ready(watch) => watch,
-        Acquired::Start(watch) => {
-            if !watch.start(client).await {
-                return create_initial(shared, client, target, true)
-                    .await
-                    .map(|c| NodeWatch::Node(c.watcher));
-            }
-            watch
-        }
+        .acquire(generation.number, parent, client)
+    else {
+        return create_initial(shared, client, target, true)
+            .await
+            .map(|c| NodeWatch::Node(c.watcher));
     };
     let interest = watch.watch_node(target.path, poker());
     // The create goes first (join! polls in order), then any batch of watches ready.
@@ -751,7 +732,7 @@ impl NodeTask {
                 }
                 // The node was re-created before any watch of this session covered it: look
                 // at it once the watch is set.
-                interest = Box::pin(self.join_parent_watch(&generation)).await;
+                interest = self.join_parent_watch(&generation);
                 check_due = true;
             }
             let look = if interest.is_some() {
@@ -889,24 +870,15 @@ impl NodeTask {
 
     /// A place in the shared watch on the node's parent in `generation`'s session, if there is
     /// one (else the task watches the node).
-    async fn join_parent_watch(&self, generation: &Generation) -> Option<Interest> {
+    fn join_parent_watch(&self, generation: &Generation) -> Option<Interest> {
         if generation.closed || !self.shared_watch.applies() {
             return None;
         }
-        let watches = &self.shared.parent_watches;
-        let watch = match watches
-            .acquire(generation.number, split(&self.path).0)
-            .await
-        {
-            Acquired::Ready(watch) => watch,
-            Acquired::Start(watch) => {
-                if !watch.start(&generation.client).await {
-                    return None;
-                }
-                watch
-            }
-            Acquired::Unavailable => return None,
-        };
+        let watch = self.shared.parent_watches.acquire(
+            generation.number,
+            split(&self.path).0,
+            &generation.client,
+        )?;
         Some(watch.watch_node(&self.path, self.poker.clone()))
     }
 
