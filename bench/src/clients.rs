@@ -18,7 +18,8 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 /// defaults), `ours-lean` (coalesced writes and `ReadCoalescing::Expected`), or `ours-off`,
 /// `ours-certain`, `ours-expected`, `ours-adaptive` (the defaults with that receive mark), or
 /// `ours-pernode` (each registration watches its own node, `SharedWatch::Never`, where the
-/// default shares one watch on the parent), for A/B runs with `--clients`.
+/// default arms the registrations' watches in batches), or `ours-waited` (the `connect`
+/// workload waits for the session before its first request), for A/B runs with `--clients`.
 pub static VARIANT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// The names [`VARIANT`] takes.
@@ -30,6 +31,7 @@ pub const VARIANTS: &[&str] = &[
     "ours-adaptive",
     "ours-pernode",
     "ours-unprimed",
+    "ours-waited",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -41,42 +43,56 @@ pub struct Ours {
     zk: Option<zc_zk::ZooKeeper>,
 }
 
+/// The session configuration of `ours` and its variants.
+fn config() -> zk_session::SessionConfig {
+    let mut config = zk_session::SessionConfig {
+        session_timeout: SESSION_TIMEOUT,
+        ..Default::default()
+    };
+    // For experiments only (PERFORMANCE.md): the cost of the `srvr` version probe.
+    if std::env::var_os("ZKB_NO_PROBE").is_some() {
+        config.probe_server_version = false;
+    }
+    // Likewise: requests coalesced into fewer writes (`ZKB_COALESCE`, off by default), the
+    // receive mark at the certain bytes (`ZKB_LOWAT`, instead of the default's).
+    if std::env::var_os("ZKB_COALESCE").is_some() {
+        config.coalesce_writes = true;
+    }
+    if std::env::var_os("ZKB_LOWAT").is_some() {
+        config.read_coalescing = zk_session::ReadCoalescing::Certain;
+    }
+    // The variants named in `--clients` (see `VARIANT`).
+    match VARIANT.get().map(String::as_str) {
+        Some("ours-lean") => {
+            config.coalesce_writes = true;
+            config.read_coalescing = zk_session::ReadCoalescing::Expected;
+        }
+        Some("ours-off") => config.read_coalescing = zk_session::ReadCoalescing::Off,
+        Some("ours-certain") => config.read_coalescing = zk_session::ReadCoalescing::Certain,
+        Some("ours-expected") => config.read_coalescing = zk_session::ReadCoalescing::Expected,
+        Some("ours-adaptive") => config.read_coalescing = zk_session::ReadCoalescing::Adaptive,
+        Some("ours-unprimed") => config.prime_connection = false,
+        _ => {}
+    }
+    config
+}
+
 impl Zk for Ours {
     type Watch = zk_session::OneshotWatcher;
 
     async fn connect(server: &str) -> R<Self> {
-        let mut config = zk_session::SessionConfig {
-            session_timeout: SESSION_TIMEOUT,
-            ..Default::default()
-        };
-        // For experiments only (PERFORMANCE.md): the cost of the `srvr` version probe.
-        if std::env::var_os("ZKB_NO_PROBE").is_some() {
-            config.probe_server_version = false;
-        }
-        // Likewise: requests coalesced into fewer writes (`ZKB_COALESCE`, off by default), the
-        // receive mark at the certain bytes (`ZKB_LOWAT`, instead of the default's).
-        if std::env::var_os("ZKB_COALESCE").is_some() {
-            config.coalesce_writes = true;
-        }
-        if std::env::var_os("ZKB_LOWAT").is_some() {
-            config.read_coalescing = zk_session::ReadCoalescing::Certain;
-        }
-        // The variants named in `--clients` (see `VARIANT`).
-        match VARIANT.get().map(String::as_str) {
-            Some("ours-lean") => {
-                config.coalesce_writes = true;
-                config.read_coalescing = zk_session::ReadCoalescing::Expected;
-            }
-            Some("ours-off") => config.read_coalescing = zk_session::ReadCoalescing::Off,
-            Some("ours-certain") => config.read_coalescing = zk_session::ReadCoalescing::Certain,
-            Some("ours-expected") => config.read_coalescing = zk_session::ReadCoalescing::Expected,
-            Some("ours-adaptive") => config.read_coalescing = zk_session::ReadCoalescing::Adaptive,
-            Some("ours-unprimed") => config.prime_connection = false,
-            _ => {}
-        }
-        let client = zk_session::Client::connect_with(server, config)
+        let client = zk_session::Client::connect_with(server, config())
             .await
             .map_err(err)?;
+        Ok(Ours { client, zk: None })
+    }
+
+    async fn connect_unwaited(server: &str) -> R<Self> {
+        if VARIANT.get().map(String::as_str) == Some("ours-waited") {
+            return Self::connect(server).await;
+        }
+        // Requests made before the session is up go right behind the ConnectRequest.
+        let client = zk_session::Client::start(server, config()).map_err(err)?;
         Ok(Ours { client, zk: None })
     }
 
