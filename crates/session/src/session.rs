@@ -22,7 +22,10 @@ use crate::sasl::DigestMd5;
 use crate::timers::{self, Timer, TimerTable};
 use crate::watches::{EventFilter, WatchKind, WatchRegistry, WatchedEvent, WatcherId};
 
+mod requests;
 mod watch_modes;
+
+use requests::{RegistersWatch, Requests};
 
 /// The Java client's SetWatches batch limit (`ClientCnxn.SET_WATCHES_MAX_LENGTH`,
 /// ZOOKEEPER-706): a batch closes once the lengths of its paths add up to 128 Ki characters.
@@ -201,6 +204,18 @@ struct InFlight<C> {
     watch: Option<WatchRegistration>,
 }
 
+impl<C> RegistersWatch for Queued<C> {
+    fn registered_watch(&self) -> Option<&WatchRegistration> {
+        self.request.watch.as_ref()
+    }
+}
+
+impl<C> RegistersWatch for InFlight<C> {
+    fn registered_watch(&self) -> Option<&WatchRegistration> {
+        self.watch.as_ref()
+    }
+}
+
 struct Auth {
     scheme: String,
     auth: Bytes,
@@ -249,7 +264,7 @@ pub struct Session<C> {
     round: u32,
     ever_connected: bool,
 
-    queue: VecDeque<Queued<C>>,
+    queue: Requests<Queued<C>>,
     /// Queued reads written behind the current attempt's ConnectRequest, with their xids
     /// ([`SessionConfig::prime_connection`]): in flight once the handshake succeeds, back at
     /// the front of the queue if it fails.
@@ -259,7 +274,7 @@ pub struct Session<C> {
     /// Whether the last primed handshake failed: the next attempt sends its ConnectRequest
     /// alone.
     prime_failed: bool,
-    in_flight: VecDeque<InFlight<C>>,
+    in_flight: Requests<InFlight<C>>,
     auth_in_flight: VecDeque<Option<C>>,
     auth_in_flight_pending: Vec<C>,
     auths: Vec<Auth>,
@@ -317,11 +332,11 @@ impl<C> Session<C> {
             refused_since: None,
             round: 0,
             ever_connected: false,
-            queue: VecDeque::new(),
+            queue: Requests::default(),
             primed: VecDeque::new(),
             priming: Priming::Off,
             prime_failed: false,
-            in_flight: VecDeque::new(),
+            in_flight: Requests::default(),
             auth_in_flight: VecDeque::new(),
             auth_in_flight_pending: Vec::new(),
             auths: Vec::new(),
@@ -975,7 +990,7 @@ impl<C> Session<C> {
         if !self.queue.is_empty() {
             // Requests that were waiting behind the in-flight limit wait from now on.
             let deadline = now + self.request_timeout();
-            for q in &mut self.queue {
+            for q in self.queue.iter_mut() {
                 q.deadline.get_or_insert(deadline);
             }
             self.arm_queue_timer();
@@ -1521,7 +1536,9 @@ impl<C> Session<C> {
 
     fn arm_queue_timer(&mut self) {
         let primed = self.primed.iter().map(|(_, q)| q);
-        let waiting = primed.filter(|q| q.token.is_some()).chain(&self.queue);
+        let waiting = primed
+            .filter(|q| q.token.is_some())
+            .chain(self.queue.iter());
         match waiting.filter_map(|q| q.deadline).min() {
             Some(at) => self.timers.set(Timer::Queue, at),
             None => self.timers.stop(Timer::Queue),
@@ -1543,7 +1560,7 @@ impl<C> Session<C> {
         for token in timed_out {
             self.complete(token, Err(Error::Timeout));
         }
-        let mut kept = VecDeque::with_capacity(self.queue.len());
+        let mut kept = Requests::default();
         for q in std::mem::take(&mut self.queue) {
             if q.deadline.is_some_and(|d| d <= now) {
                 if let Some(token) = q.token {

@@ -57,19 +57,6 @@ fn covers(persistent: WatchKind, one_shot: WatchKind) -> bool {
 /// Whether a request of `op` sets a one-shot watch with a flag as its last byte
 /// (GetDataRequest, ExistsRequest, GetChildrenRequest and GetChildren2Request are a path and
 /// a bool).
-/// Whether a request of `op` registering `watch` registers a watch of a kind `wanted`
-/// selects on `path`.
-fn registers(
-    op: OpCode,
-    watch: &Option<WatchRegistration>,
-    path: &str,
-    wanted: impl Fn(OpCode, WatchKind) -> bool,
-) -> bool {
-    watch
-        .as_ref()
-        .is_some_and(|w| &*w.path == path && wanted(op, w.kind))
-}
-
 fn ends_with_watch_flag(op: OpCode) -> bool {
     matches!(
         op,
@@ -87,8 +74,7 @@ impl<C> Session<C> {
     /// `path`.
     fn in_flight_watch(&self, path: &str, wanted: impl Fn(OpCode, WatchKind) -> bool) -> bool {
         self.in_flight
-            .iter()
-            .any(|f: &InFlight<C>| registers(f.op, &f.watch, path, &wanted))
+            .any_watch(|f: &InFlight<C>, w| &*w.path == path && wanted(f.op, w.kind))
     }
 
     /// Whether a request in flight or queued would register a watch of a kind `wanted`
@@ -97,8 +83,7 @@ impl<C> Session<C> {
         self.in_flight_watch(path, &wanted)
             || self
                 .queue
-                .iter()
-                .any(|q| registers(q.request.op, &q.request.watch, path, &wanted))
+                .any_watch(|q, w| &*w.path == path && wanted(q.request.op, w.kind))
     }
 
     /// Whether the session holds a persistent watch on `path` that covers a one-shot watch
