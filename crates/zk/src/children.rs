@@ -238,7 +238,7 @@ async fn read_children(
         .get_children2_watch(path)
         .await
         .map(|(mut names, _stat, watcher)| {
-            names.sort_unstable();
+            crate::sort::sort_names(&mut names);
             (names, watcher)
         })
 }

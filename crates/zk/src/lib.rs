@@ -72,6 +72,7 @@ mod node_link;
 mod parent_watch;
 pub mod properties;
 pub mod registration;
+mod sort;
 pub mod tree;
 pub mod view;
 pub mod walk;

@@ -77,7 +77,7 @@ impl Walk {
                     if !self.ephemeral && stat.ephemeral_owner != 0 {
                         continue;
                     }
-                    children.sort_unstable();
+                    crate::sort::sort_names(&mut children);
                     self.current = Some((path.clone(), children));
                     return Some(Ok(path));
                 }
@@ -418,7 +418,7 @@ fn plan_node<'a>(
             Err(ZkError::NoNode) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        children.sort_unstable();
+        crate::sort::sort_names(&mut children);
         let mut ephemeral_below = false;
         for name in children {
             let child = join(&path, &name);
