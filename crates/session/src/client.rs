@@ -100,7 +100,8 @@ impl Drop for WatchGuard {
 /// One-shot data watches on many nodes ([`Client::data_watches`]): each node's watch fires
 /// once, on data change or deletion, as one left by [`Client::get_data_watch`] does, and every
 /// event comes in one stream ([`DataWatches::next`]), with its path. A reconnect re-arms the
-/// watches not fired yet, as it does every watch. Dropping the set removes its watches.
+/// watches not fired yet, as it does every watch. Dropping the set removes its watches, on
+/// the server too ([`DataWatches::forget`] leaves the server's alone).
 ///
 /// Armed in batches with SetWatches (one request for any number of nodes, with no data or
 /// Stat in its reply) relative to a zxid at which the caller knew the nodes' state, so that
@@ -115,6 +116,8 @@ impl Drop for WatchGuard {
 pub struct DataWatches {
     rx: mpsc::UnboundedReceiver<WatchedEvent>,
     arming: DataWatchArming,
+    /// Whether dropping the set asks the server to remove its watches.
+    remove_on_server: bool,
 }
 
 /// What arms a [`DataWatches`] set's watches ([`DataWatches::arming`]): a cheap `Clone`, for
@@ -173,6 +176,15 @@ impl DataWatches {
     /// The next event if one has arrived, without waiting.
     pub fn try_next(&mut self) -> Option<WatchedEvent> {
         self.rx.try_recv().ok()
+    }
+
+    /// Drops the set, removing its watches locally only: the server is not asked to remove
+    /// those not fired yet (a removeWatches per node). For nodes that are being deleted, whose
+    /// deletion fires and ends the server's watch, or a session about to close. A watch left
+    /// on the server fires at most once more, and its event finds no watcher here (unless
+    /// another watch on that node was set since); a reconnect does not re-arm it.
+    pub fn forget(mut self) {
+        self.remove_on_server = false;
     }
 }
 
@@ -249,7 +261,10 @@ impl DataWatchArming {
 impl Drop for DataWatches {
     fn drop(&mut self) {
         if let Some(commands) = self.arming.commands.upgrade() {
-            let _ = commands.send(Command::RemoveDataWatcher { id: self.arming.id });
+            let _ = commands.send(Command::RemoveDataWatcher {
+                id: self.arming.id,
+                on_server: self.remove_on_server,
+            });
         }
     }
 }
@@ -885,6 +900,7 @@ impl Client {
                 commands: self.inner.commands.downgrade(),
                 chroot: self.inner.chroot.clone(),
             },
+            remove_on_server: true,
         }
     }
 

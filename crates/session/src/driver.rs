@@ -149,8 +149,9 @@ pub(crate) enum Command {
         request: OutgoingRequest,
         pending: Pending,
     },
-    /// Removes watcher `id`'s data watches from every path.
-    RemoveDataWatcher { id: WatcherId },
+    /// Removes watcher `id`'s data watches from every path (`on_server`: the server's too,
+    /// where no other local watcher needs them).
+    RemoveDataWatcher { id: WatcherId, on_server: bool },
     AddAuth {
         scheme: String,
         auth: bytes::Bytes,
@@ -583,9 +584,13 @@ fn handle_command(
             }
             session.submit(now, request, pending);
         }
-        Command::RemoveDataWatcher { id } => {
+        Command::RemoveDataWatcher { id, on_server } => {
             watchers.remove(id);
-            session.remove_watcher_everywhere(now, WatchKind::Data, id);
+            if on_server {
+                session.remove_watcher_everywhere(now, WatchKind::Data, id);
+            } else {
+                session.forget_watcher_everywhere(now, WatchKind::Data, id);
+            }
         }
         Command::AddAuth {
             scheme,

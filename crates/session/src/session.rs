@@ -812,6 +812,22 @@ impl<C> Session<C> {
         }
     }
 
+    /// Removes local watcher `id`'s one-shot watches of `kind` from every path, locally only:
+    /// the server's watches stay until they fire (or the connection ends), and a reconnect
+    /// does not re-arm them.
+    pub fn forget_watcher_everywhere(&mut self, now: Instant, kind: WatchKind, id: WatcherId) {
+        if kind.is_persistent() {
+            self.remove_watcher_everywhere(now, kind, id);
+            return;
+        }
+        for path in self.watches.paths_of(id, kind) {
+            let _ = self.watches.remove(&path, kind, id);
+            if !self.deferred_removals.is_empty() {
+                self.remove_deferred(now, &path);
+            }
+        }
+    }
+
     /// Removes local watcher `id` of (`path`, `kind`); when no local watcher is left for that
     /// server watch, asks the server to remove it too.
     pub fn remove_watcher(&mut self, now: Instant, path: &str, kind: WatchKind, id: WatcherId) {

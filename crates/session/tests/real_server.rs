@@ -691,6 +691,33 @@ async fn dropped_data_watches_are_removed_from_the_server() {
 }
 
 #[tokio::test]
+async fn forgotten_data_watches_stay_on_the_server_until_they_fire() {
+    let (c, _) = chrooted("watch-since-forget").await;
+    let (_, stat) = c
+        .create("/n", b"", &CreateOptions::ephemeral())
+        .await
+        .unwrap();
+    let watches = c.data_watches();
+    watches
+        .watch_since(&["/n".into()], stat.mzxid)
+        .await
+        .unwrap();
+    watches.forget();
+    // No removeWatches went: the check on the same connection finds the watch.
+    assert_eq!(c.check_watches("/n", WatcherType::Data).await, Ok(()));
+    // The change fires it (its event finds no watcher here) and the server's watch is gone.
+    c.set_data("/n", b"1", None).await.unwrap();
+    let gone = c.check_watches("/n", WatcherType::Data).await;
+    assert_eq!(gone, Err(Error::NoWatcher));
+    // A watch set afterwards on the node hears the next change.
+    let (_, _, watcher) = c.get_data_watch("/n").await.unwrap();
+    c.set_data("/n", b"2", None).await.unwrap();
+    let event = timeout(WAIT, watcher.changed()).await.unwrap();
+    assert_eq!(event.event_type, EventType::NodeDataChanged);
+    c.close().await;
+}
+
+#[tokio::test]
 async fn data_watches_refuse_bad_paths_before_sending() {
     let c = client().await;
     let watches = c.data_watches();

@@ -392,7 +392,9 @@ fn batches(mut filed: Vec<Filed>) -> Vec<(Vec<Arc<str>>, i64)> {
 
 /// The armer: arms what stays filed [`ARM_DELAY`] after the first of it, reads the
 /// SetWatches' replies and routes the watches' events, until the session ends or the last
-/// registration lets go (dropping the watches then removes them).
+/// registration lets go. Then the watches are forgotten locally, with no removeWatches for
+/// the server: the registrations that let go delete their nodes, which fires the server's
+/// watches and ends them.
 async fn arm(
     watch: Weak<ParentWatch>,
     queue: Arc<Queue>,
@@ -418,17 +420,16 @@ async fn arm(
             }
         };
         let woke = tokio::select! {
-            _ = &mut stopped => return,
-            event = watches.next() => Wake::Event(event),
-            sent = replies.recv() => match sent {
-                Some(sent) => Wake::Sent(sent),
-                None => return,
-            },
-            result = reply => Wake::Reply(result),
-            () = queue.work.notified() => Wake::Filed,
-            () = flush => Wake::Flush,
+            _ = &mut stopped => None,
+            event = watches.next() => Some(Wake::Event(event)),
+            sent = replies.recv() => sent.map(Wake::Sent),
+            result = reply => Some(Wake::Reply(result)),
+            () = queue.work.notified() => Some(Wake::Filed),
+            () = flush => Some(Wake::Flush),
         };
-        let Some(parent) = watch.upgrade() else {
+        // Stopped, or the parent's watch gone: the last registration let go.
+        let (Some(woke), Some(parent)) = (woke, watch.upgrade()) else {
+            watches.forget();
             return;
         };
         match woke {

@@ -242,6 +242,48 @@ async fn a_registration_after_the_last_under_its_parent_went_is_watched_again() 
 }
 
 #[tokio::test]
+async fn registrations_that_let_go_ask_the_server_to_remove_no_watch() {
+    // Their deletes fire and end the server's watches: a removeWatches per node would only
+    // be answered NoWatcher (or remove the watch just before the delete would have).
+    let recording = Recording::default();
+    let proxy = FaultProxy::with_recording(shared_server().addr(), recording.clone()).unwrap();
+    let zk = connect_to(&proxy.connect_string()).await;
+    let path = parent(&zk, "letgo").await;
+    let mut regs = Vec::new();
+    for port in 1..=10 {
+        regs.push(
+            zk.register_server(&path, ("h", port), PropertyMap::new())
+                .await
+                .unwrap(),
+        );
+    }
+    for r in &regs {
+        wait_armed(&zk, &r.paths()[0]).await;
+    }
+    // Dropped at once: the parent's watch goes before the nodes' deletes are answered.
+    drop(regs);
+    // Watched from another session, whose requests are not recorded.
+    let other = connect_to(&shared_server().connect_string()).await;
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let (names, watcher) = other.client().get_children_watch(&path).await.unwrap();
+            if names.is_empty() {
+                break;
+            }
+            watcher.changed().await;
+        }
+    })
+    .await
+    .expect("the nodes deleted");
+    // Anything the parent's armer asked for on its way out went before this round trip.
+    zk.client().sync(&path).await.unwrap();
+    const REMOVE_WATCHES: i32 = 18;
+    let ops = recording.request_ops();
+    assert!(!ops.contains(&REMOVE_WATCHES), "{ops:?}");
+    zk.close().await;
+}
+
+#[tokio::test]
 async fn other_processes_registering_under_the_same_parent_send_this_one_nothing() {
     let recording = Recording::default();
     let proxy = FaultProxy::with_recording(shared_server().addr(), recording.clone()).unwrap();
