@@ -45,18 +45,30 @@ pub fn validate_path(path: &str, sequential: bool) -> Result<(), Error> {
     }
 }
 
-/// The rules for an ASCII path (after its leading `/`): one branch-free pass for control bytes
-/// (which the compiler vectorises), then the segments between slashes.
+/// The rules for an ASCII path (after its leading `/`): one branch-free pass over the pairs of
+/// neighbouring bytes (which the compiler vectorises) for control bytes and for a slash
+/// followed by a slash or a dot, the only places an empty or relative segment can start.
+/// Only a path with such a place has its segments looked at, one by one.
 fn ascii_problem(body: &[u8]) -> Option<&'static str> {
-    let control = body
-        .iter()
-        .fold(false, |seen, &b| seen | (b <= 0x1f) | (b == 0x7f));
+    let is_control = |b: u8| (b <= 0x1f) | (b == 0x7f);
+    let (control, suspect) = body.iter().zip(body.iter().skip(1)).fold(
+        (body.first().is_some_and(|&b| is_control(b)), false),
+        |(control, suspect), (&a, &b)| {
+            (
+                control | is_control(b),
+                suspect | ((a == b'/') & ((b == b'/') | (b == b'.'))),
+            )
+        },
+    );
     if control {
         return Some(if body.contains(&0) {
             "null character"
         } else {
             "control character"
         });
+    }
+    if !suspect && body.last() != Some(&b'/') {
+        return None;
     }
     // Each segment found by a search for the next slash (a tight loop; `split` cost more).
     let segment_problem = |segment: &[u8]| match segment {
