@@ -629,7 +629,11 @@ impl Client {
         }
     }
 
-    async fn call(&self, request: OutgoingRequest, watch: Option<PendingWatch>) -> Result<Reply> {
+    async fn call(
+        &self,
+        request: OutgoingRequest,
+        watch: Option<Box<PendingWatch>>,
+    ) -> Result<Reply> {
         let (reply, rx) = oneshot::channel();
         self.inner
             .commands
@@ -690,7 +694,7 @@ impl Client {
                 request: request.with_watch(registration),
                 pending: Pending {
                     reply: reply_tx,
-                    watch: Some(watch),
+                    watch: Some(Box::new(watch)),
                 },
             })
             .map_err(|_| Error::Closed)?;

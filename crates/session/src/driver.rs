@@ -127,7 +127,9 @@ pub(crate) struct PendingWatch {
 #[derive(Debug)]
 pub(crate) struct Pending {
     pub(crate) reply: oneshot::Sender<Result<Reply, Error>>,
-    pub(crate) watch: Option<PendingWatch>,
+    /// Boxed: most requests set no watch, and a smaller [`Command`] is moved without a
+    /// `memcpy` call each of the four times it moves (into the channel, out, and apart).
+    pub(crate) watch: Option<Box<PendingWatch>>,
 }
 
 /// What a [`Client`](crate::Client) asks of its driver. Not `Debug`: it carries credentials.
