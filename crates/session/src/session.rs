@@ -814,7 +814,9 @@ impl<C> Session<C> {
 
     /// Removes local watcher `id`'s one-shot watches of `kind` from every path, locally only:
     /// the server's watches stay until they fire (or the connection ends), and a reconnect
-    /// does not re-arm them.
+    /// does not re-arm them. A persistent kind is removed as
+    /// [`remove_watcher_everywhere`](Session::remove_watcher_everywhere) does (a persistent
+    /// watch left on the server would go on firing).
     pub fn forget_watcher_everywhere(&mut self, now: Instant, kind: WatchKind, id: WatcherId) {
         if kind.is_persistent() {
             self.remove_watcher_everywhere(now, kind, id);

@@ -1616,6 +1616,36 @@ fn state_accessor_agrees_with_the_reported_read_only_state() {
 }
 
 #[test]
+fn a_forgotten_watcher_asks_the_server_nothing_and_is_not_re_armed_after_a_reconnect() {
+    let mut pair = Pair::connected("h1:2181", config());
+    pair.server.put("/a", b"");
+    pair.server.put("/b", b"");
+    pair.submit(pair.get_data("/a", Some(1)));
+    pair.submit(pair.get_data("/b", Some(2)));
+    pair.drive();
+    let now = pair.now;
+    pair.session
+        .forget_watcher_everywhere(now, WatchKind::Data, 1);
+    pair.drive();
+    assert!(
+        !pair
+            .live()
+            .summaries()
+            .iter()
+            .any(|s| s.starts_with("removeWatches")),
+        "{:?}",
+        pair.live().summaries()
+    );
+    pair.drop_connection();
+    pair.drive();
+    let zxid = pair.session.last_zxid_seen();
+    assert_eq!(
+        set_watches(&pair.last_conn().frames),
+        [(zxid, vec!["/b".to_owned()], vec![], vec![])]
+    );
+}
+
+#[test]
 fn removing_the_last_watcher_reaches_the_server_even_while_requests_wait() {
     let cfg = SessionConfig {
         max_in_flight: 1,
