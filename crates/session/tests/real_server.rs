@@ -670,9 +670,10 @@ async fn data_watches_arm_many_nodes_in_one_request_and_report_changes_since_the
     assert!(timeout(WAIT, watches.next()).await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn dropped_data_watches_are_removed_from_the_server() {
-    let (c, _) = chrooted("watch-since-drop").await;
+/// A chrooted session with an ephemeral node `/n` and a data watch set on it in a
+/// [`DataWatches`](zk_session::DataWatches).
+async fn one_node_watched(name: &str) -> (Client, zk_session::DataWatches) {
+    let (c, _) = chrooted(name).await;
     let (_, stat) = c
         .create("/n", b"", &CreateOptions::ephemeral())
         .await
@@ -682,6 +683,12 @@ async fn dropped_data_watches_are_removed_from_the_server() {
         .watch_since(&["/n".into()], stat.mzxid)
         .await
         .unwrap();
+    (c, watches)
+}
+
+#[tokio::test]
+async fn dropped_data_watches_are_removed_from_the_server() {
+    let (c, watches) = one_node_watched("watch-since-drop").await;
     assert_eq!(c.check_watches("/n", WatcherType::Data).await, Ok(()));
     drop(watches);
     // The removal goes before this check on the same connection.
@@ -692,16 +699,7 @@ async fn dropped_data_watches_are_removed_from_the_server() {
 
 #[tokio::test]
 async fn forgotten_data_watches_stay_on_the_server_until_they_fire() {
-    let (c, _) = chrooted("watch-since-forget").await;
-    let (_, stat) = c
-        .create("/n", b"", &CreateOptions::ephemeral())
-        .await
-        .unwrap();
-    let watches = c.data_watches();
-    watches
-        .watch_since(&["/n".into()], stat.mzxid)
-        .await
-        .unwrap();
+    let (c, watches) = one_node_watched("watch-since-forget").await;
     watches.forget();
     // No removeWatches went: the check on the same connection finds the watch.
     assert_eq!(c.check_watches("/n", WatcherType::Data).await, Ok(()));

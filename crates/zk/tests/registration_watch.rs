@@ -78,6 +78,41 @@ async fn wait_armed(zk: &ZooKeeper, node: &str) {
     .unwrap_or_else(|_| panic!("{node} watched"));
 }
 
+/// Ten registrations (default options) under a fresh parent, through a recording proxy,
+/// each armed.
+struct Recorded {
+    recording: Recording,
+    proxy: FaultProxy,
+    zk: ZooKeeper,
+    path: String,
+    regs: Vec<zc_zk::Registration>,
+}
+
+async fn recorded_registrations(name: &str) -> Recorded {
+    let recording = Recording::default();
+    let proxy = FaultProxy::with_recording(shared_server().addr(), recording.clone()).unwrap();
+    let zk = connect_to(&proxy.connect_string()).await;
+    let path = parent(&zk, name).await;
+    let mut regs = Vec::new();
+    for port in 1..=10 {
+        regs.push(
+            zk.register_server(&path, ("h", port), PropertyMap::new())
+                .await
+                .unwrap(),
+        );
+    }
+    for r in &regs {
+        wait_armed(&zk, &r.paths()[0]).await;
+    }
+    Recorded {
+        recording,
+        proxy,
+        zk,
+        path,
+        regs,
+    }
+}
+
 #[tokio::test]
 async fn registrations_are_their_creates_alone_and_each_notices_its_own_deletion() {
     let recording = Recording::default();
@@ -245,21 +280,13 @@ async fn a_registration_after_the_last_under_its_parent_went_is_watched_again() 
 async fn registrations_that_let_go_ask_the_server_to_remove_no_watch() {
     // Their deletes fire and end the server's watches: a removeWatches per node would only
     // be answered NoWatcher (or remove the watch just before the delete would have).
-    let recording = Recording::default();
-    let proxy = FaultProxy::with_recording(shared_server().addr(), recording.clone()).unwrap();
-    let zk = connect_to(&proxy.connect_string()).await;
-    let path = parent(&zk, "letgo").await;
-    let mut regs = Vec::new();
-    for port in 1..=10 {
-        regs.push(
-            zk.register_server(&path, ("h", port), PropertyMap::new())
-                .await
-                .unwrap(),
-        );
-    }
-    for r in &regs {
-        wait_armed(&zk, &r.paths()[0]).await;
-    }
+    let Recorded {
+        recording,
+        zk,
+        path,
+        regs,
+        ..
+    } = recorded_registrations("letgo").await;
     // Dropped at once: the parent's watch goes before the nodes' deletes are answered.
     drop(regs);
     // Watched from another session, whose requests are not recorded.
@@ -322,21 +349,13 @@ async fn other_processes_registering_under_the_same_parent_send_this_one_nothing
 async fn after_a_reconnect_registrations_send_no_request_of_their_own() {
     // The session re-arms the nodes' watches with one SetWatches; a deletion while away
     // would be reported by it (`a_deletion_while_disconnected_is_noticed_after_the_reconnect`).
-    let recording = Recording::default();
-    let proxy = FaultProxy::with_recording(shared_server().addr(), recording.clone()).unwrap();
-    let zk = connect_to(&proxy.connect_string()).await;
-    let path = parent(&zk, "quietreconnect").await;
-    let mut regs = Vec::new();
-    for port in 1..=10 {
-        regs.push(
-            zk.register_server(&path, ("h", port), PropertyMap::new())
-                .await
-                .unwrap(),
-        );
-    }
-    for r in &regs {
-        wait_armed(&zk, &r.paths()[0]).await;
-    }
+    let Recorded {
+        recording,
+        proxy,
+        zk,
+        regs,
+        ..
+    } = recorded_registrations("quietreconnect").await;
     let id = zk.session_id();
     cut_off(&zk, &proxy).await;
     let sent_before = recording.request_ops().len();
