@@ -79,7 +79,7 @@ async fn wait_armed(zk: &ZooKeeper, node: &str) {
 }
 
 /// Ten registrations (default options) under a fresh parent, through a recording proxy,
-/// each armed.
+/// each armed. Keep `proxy` alive: dropping it cuts the connection.
 struct Recorded {
     recording: Recording,
     proxy: FaultProxy,
@@ -282,10 +282,10 @@ async fn registrations_that_let_go_ask_the_server_to_remove_no_watch() {
     // be answered NoWatcher (or remove the watch just before the delete would have).
     let Recorded {
         recording,
+        proxy: _proxy,
         zk,
         path,
         regs,
-        ..
     } = recorded_registrations("letgo").await;
     // Dropped at once: the parent's watch goes before the nodes' deletes are answered.
     drop(regs);
@@ -353,8 +353,8 @@ async fn after_a_reconnect_registrations_send_no_request_of_their_own() {
         recording,
         proxy,
         zk,
+        path: _,
         regs,
-        ..
     } = recorded_registrations("quietreconnect").await;
     let id = zk.session_id();
     cut_off(&zk, &proxy).await;

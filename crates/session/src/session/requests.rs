@@ -58,6 +58,11 @@ impl<T: RegistersWatch> Requests<T> {
 
     /// Whether an item registers a watch that `f` selects.
     pub(super) fn any_watch(&self, f: impl Fn(&T, &WatchRegistration) -> bool) -> bool {
+        debug_assert_eq!(
+            self.watching,
+            self.items.iter().map(Self::counted).sum::<usize>(),
+            "the count of watch-registering requests drifted"
+        );
         self.watching > 0
             && self
                 .items
