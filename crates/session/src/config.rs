@@ -124,7 +124,7 @@ pub enum ReadCoalescing {
     /// Sleep until the bytes certain to come have arrived: 20 (a length prefix and a reply
     /// header) per request in flight. About a third of the wake-ups at 64 in flight.
     Certain,
-    /// Sleep until a quarter of the requests in flight are expected to be answered (the running
+    /// Sleep until half of the requests in flight are expected to be answered (the running
     /// average reply size; never less than [`ReadCoalescing::Certain`]). The least CPU per
     /// pipelined call (with coalesced writes, a third of the best peer's at 256 in flight), for
     /// CPU-bound clients; it holds replies longer, which on one machine measured cost
@@ -139,8 +139,8 @@ pub enum ReadCoalescing {
     /// as that one, up to 40 s). Measured in PERFORMANCE.md: on some machines the mark keeps
     /// one session's throughput and saves most of its wake-ups, on others it cost 40% of it. The
     /// price: a call made while a small pipeline (16 in flight) runs on the same session waits
-    /// for a quarter of the replies ahead of it, measured at 10–25% more latency for it; behind
-    /// 64 in flight it was answered sooner (the server's queue is shorter). Choose
+    /// for half of the replies ahead of it: behind 16 in flight it was answered no later
+    /// (the pipeline ran faster), behind 64 in flight 3–12% later (twelfth round). Choose
     /// [`ReadCoalescing::Off`] for a session that mixes latency-critical calls with a small
     /// pipeline.
     #[default]

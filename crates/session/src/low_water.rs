@@ -1,6 +1,6 @@
 //! The driver's receive low-water mark ([`SessionConfig::read_coalescing`]): the socket reports
 //! readable only once [`Session::low_water_mark`] bytes have arrived (those certain to come, or
-//! those a quarter of the requests in flight are expected to bring back), so that a pipelining
+//! those half of the requests in flight are expected to bring back), so that a pipelining
 //! client wakes once per batch of replies instead of once per segment.
 //!
 //! Two guards keep the mark from delaying replies that did arrive (the expected size is only an

@@ -38,8 +38,11 @@ pub(crate) const MIN_REPLY_FRAME: usize = 4 + 16;
 /// A frame this large grows the receive buffer, which is given back once drained.
 const LARGE: usize = 64 * 1024;
 
-/// The mark waits for the replies of 1/`MARK_FRACTION` of the requests in flight.
-const MARK_FRACTION: usize = 4;
+/// The mark waits for the replies of 1/`MARK_FRACTION` of the requests in flight: half of
+/// them (a quarter until the twelfth round of PERFORMANCE.md: half took a third of the CPU
+/// per pipelined call off and added throughput at 16 and 64 in flight and with 4 sessions,
+/// while the server still has the other half to work on).
+const MARK_FRACTION: usize = 2;
 
 /// Coalesced writes wait until 1/`COALESCE_FRACTION` as many requests wait as are in flight.
 const COALESCE_FRACTION: usize = 8;
@@ -730,7 +733,7 @@ impl<C> Session<C> {
     /// most 20 (every frame is at least a length prefix and a reply header, so this mark holds
     /// nothing back and need not change); otherwise
     /// [`min_bytes_owed`](Session::min_bytes_owed) for [`ReadCoalescing::Certain`]; for
-    /// [`ReadCoalescing::Expected`] and [`ReadCoalescing::Adaptive`], the bytes a quarter of
+    /// [`ReadCoalescing::Expected`] and [`ReadCoalescing::Adaptive`], the bytes half of
     /// the requests in flight are expected to bring back (from the running average of the
     /// replies' sizes), never less than that bound. The expected size is an estimate, which replies smaller than usual may not reach:
     /// a driver using the mark must drop it when nothing was read for a moment (zk-session's
