@@ -826,19 +826,32 @@ impl<C> Session<C> {
             return;
         }
         for path in self.watches.paths_of(id, kind) {
-            let _ = self.watches.remove(&path, kind, id);
-            if !self.deferred_removals.is_empty() {
-                self.remove_deferred(now, &path);
-            }
+            self.drop_watcher(now, &path, kind, id, false);
         }
     }
 
     /// Removes local watcher `id` of (`path`, `kind`); when no local watcher is left for that
     /// server watch, asks the server to remove it too.
     pub fn remove_watcher(&mut self, now: Instant, path: &str, kind: WatchKind, id: WatcherId) {
+        self.drop_watcher(now, path, kind, id, true);
+    }
+
+    /// Removes local watcher `id` of (`path`, `kind`); with `on_server`, asks the server to
+    /// remove its watch when no local watcher is left for it. Either way, a persistent watch
+    /// whose removal waited for one-shot watchers on `path` goes when none is left.
+    fn drop_watcher(
+        &mut self,
+        now: Instant,
+        path: &str,
+        kind: WatchKind,
+        id: WatcherId,
+        on_server: bool,
+    ) {
         let unused = self.watches.remove(path, kind, id);
-        if let Some(watcher_type) = self.server_removal(path, kind, unused) {
-            self.send_remove_watches(now, path, watcher_type);
+        if on_server {
+            if let Some(watcher_type) = self.server_removal(path, kind, unused) {
+                self.send_remove_watches(now, path, watcher_type);
+            }
         }
         if !kind.is_persistent() && !self.deferred_removals.is_empty() {
             self.remove_deferred(now, path);

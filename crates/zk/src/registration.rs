@@ -82,12 +82,15 @@ impl SharedWatch {
     }
 }
 
+/// [`RegisterOptions::wait_for_conflict`] by default (also what `register_server` uses).
+const DEFAULT_WAIT_FOR_CONFLICT: Duration = Duration::ZERO;
+
 impl Default for RegisterOptions {
     fn default() -> Self {
         Self {
             acl: ACL::read_unsafe(),
-            wait_for_conflict: Duration::ZERO,
-            shared_watch: SharedWatch::Auto,
+            wait_for_conflict: DEFAULT_WAIT_FOR_CONFLICT,
+            shared_watch: SharedWatch::default(),
         }
     }
 }
@@ -156,8 +159,8 @@ impl ZooKeeper {
         // The defaults without building them: the default ACL's create options are shared.
         let options = Resolved {
             create: default_create_options(),
-            wait_for_conflict: Duration::ZERO,
-            shared_watch: SharedWatch::Auto,
+            wait_for_conflict: DEFAULT_WAIT_FOR_CONFLICT,
+            shared_watch: SharedWatch::default(),
         };
         self.register_nodes(path, address.into(), properties, options)
             .await
